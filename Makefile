@@ -1,0 +1,38 @@
+# Quick start: `make run` (serve on :8000) and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck bench soak train clean
+
+# torch is installed first and pinned so that pip takes the local CPU build (2.13.0) instead of
+# resolving an unpinned torch to the multi-GB CUDA wheels.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	BGREMOVE_HOST=$(HOST) BGREMOVE_PORT=$(PORT) $(PY) -m service
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: install
+	$(PY) -m mypy
+
+test: install lint typecheck
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""Service settings (pydantic-settings, env prefix `BGREMOVE_`). Read only by `create_app`'s caller,
+never at import time, so tests build apps with whatever settings they need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repo ships its own MODNet weights here; when the file exists, `engine=auto` serves MODNet.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "model" / "weights" / "modnet_people.safetensors"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BGREMOVE_", env_file=None, extra="ignore")
+
+    # --- server
+    host: str = Field("0.0.0.0", description="Interface uvicorn binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # --- model
+    weights_path: Path = Field(
+        DEFAULT_WEIGHTS,
+        description="MODNet weights (.safetensors, or an official .ckpt). Missing file: GrabCut only.",
+    )
+    modnet_factory: str = Field(
+        "model.serving:create_engine",
+        description="Dotted path of the MODNet engine factory (keeps torch out of the service package).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present.")
+    inference_size: int = Field(512, ge=64, le=2048, description="MODNet short side, rounded to 32.")
+    warmup: bool = Field(True, description="Run each engine once before reporting ready.")
+
+    # --- batching
+    max_batch_size: int = Field(16, ge=1, le=256)
+    max_batch_wait_ms: float = Field(5.0, ge=0, le=1000)
+    max_queue: int = Field(256, ge=1, description="Items waiting for the engine; beyond it: 429.")
+    request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
+    grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
+    cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
+
+    # --- limits
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(40_000_000, ge=1, description="Checked from the header, before decoding.")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
+
+    # --- access
+    api_keys: list[str] = Field(default_factory=list, description="If set, X-API-Key must be one.")
+    cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; empty = off.")
+
+    @model_validator(mode="after")
+    def _batch_wait_shorter_than_timeout(self) -> Settings:
+        # A batch that may wait longer than a request may live would time out its own items.
+        if self.max_batch_wait_ms / 1000.0 >= self.request_timeout_s:
+            raise ValueError("max_batch_wait_ms must be shorter than request_timeout_s")
+        return self

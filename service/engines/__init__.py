@@ -1,0 +1,1 @@
+"""Matting engines behind one interface: MODNet (loaded as a plugin from `model/`) and GrabCut."""

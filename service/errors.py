@@ -1,0 +1,65 @@
+"""One table of error kinds -> HTTP status, one exception type, one JSON shape.
+
+Every error the API returns is `{"error": {"code": ..., "message": ...}}`; the failure counter is
+labelled with the same code (text-embeddings-inference's pattern: one enum, one mapping).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    INVALID_IMAGE = "invalid_image"  # bytes that do not decode as an allowed image
+    INVALID_PARAMETER = "invalid_parameter"  # unknown/ill-formed query or form value
+    MISSING_IMAGE = "missing_image"  # no `image` field and no image body
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # body over max_upload_bytes
+    IMAGE_TOO_LARGE = "image_too_large"  # pixel count over max_pixels (decompression bombs)
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # content type / image format not allowed
+    UNAUTHORIZED = "unauthorized"  # API keys enabled and none/wrong given
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    QUEUE_FULL = "queue_full"  # admission refused: try again after Retry-After
+    NOT_READY = "not_ready"  # starting up or draining
+    ENGINE_UNAVAILABLE = "engine_unavailable"  # engine=modnet asked for, no MODNet loaded
+    TIMEOUT = "timeout"  # request deadline passed before a result
+    INTERNAL = "internal_error"
+
+
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID_IMAGE: 400,
+    ErrorKind.INVALID_PARAMETER: 400,
+    ErrorKind.MISSING_IMAGE: 400,
+    ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.METHOD_NOT_ALLOWED: 405,
+    ErrorKind.PAYLOAD_TOO_LARGE: 413,
+    ErrorKind.IMAGE_TOO_LARGE: 413,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorKind.QUEUE_FULL: 429,
+    ErrorKind.INTERNAL: 500,
+    ErrorKind.NOT_READY: 503,
+    ErrorKind.ENGINE_UNAVAILABLE: 503,
+    ErrorKind.TIMEOUT: 503,
+}
+
+# Kinds that mean "the server is busy, come back": these carry a Retry-After header.
+RETRYABLE: frozenset[ErrorKind] = frozenset(
+    {ErrorKind.QUEUE_FULL, ErrorKind.NOT_READY, ErrorKind.TIMEOUT}
+)
+
+
+class ApiError(Exception):
+    """Raised anywhere below the routes; rendered by the app's one exception handler."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.kind]
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.kind.value, "message": self.message}}

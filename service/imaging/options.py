@@ -1,0 +1,80 @@
+"""The request's output options: what the client asked for, validated once, before any work."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from service.errors import ApiError, ErrorKind
+
+
+class OutputKind(StrEnum):
+    RGBA = "rgba"  # transparent cut-out
+    MASK = "mask"  # 8-bit alpha matte (grayscale)
+    COMPOSITE = "composite"  # foreground over bg_color, no alpha
+    ZIP = "zip"  # color.jpg + alpha.png, as remove.bg's ZIP format
+
+
+class ImageFormat(StrEnum):
+    PNG = "png"
+    WEBP = "webp"
+    JPEG = "jpeg"
+
+
+class EngineChoice(StrEnum):
+    AUTO = "auto"
+    MODNET = "modnet"
+    GRABCUT = "grabcut"
+
+
+class Refinement(StrEnum):
+    NONE = "none"
+    TRIMAP = "trimap"
+
+
+RGB = tuple[int, int, int]
+
+_HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def parse_hex_color(value: str) -> RGB:
+    """'#ff8800', 'ff8800' or 'f80' -> (255, 136, 0)."""
+    match = _HEX.match(value.strip())
+    if match is None:
+        raise ApiError(ErrorKind.INVALID_PARAMETER, f"bg_color must be a hex colour like #ff8800, got {value!r}")
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    output: OutputKind = OutputKind.RGBA
+    format: ImageFormat = ImageFormat.PNG
+    bg_color: RGB = (255, 255, 255)
+    decontaminate: bool = True  # foreground colour estimation for rgba/composite/zip
+    refine: Refinement = Refinement.NONE
+
+    def __post_init__(self) -> None:
+        # An RGBA cut-out has an alpha channel, which JPEG cannot carry.
+        if self.output is OutputKind.RGBA and self.format is ImageFormat.JPEG:
+            raise ApiError(
+                ErrorKind.INVALID_PARAMETER,
+                "format=jpeg cannot carry an alpha channel: use png or webp for output=rgba, "
+                "or output=composite for a JPEG on a background colour",
+            )
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(enum: type[E], name: str, value: str) -> E:
+    """Case-insensitive enum parsing with a 400 that lists the allowed values."""
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise ApiError(ErrorKind.INVALID_PARAMETER, f"{name} must be one of: {allowed}; got {value!r}") from None
