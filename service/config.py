@@ -4,10 +4,10 @@ never at import time, so tests build apps with whatever settings they need."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repo ships its own MODNet weights here; when the file exists, `engine=auto` serves MODNet.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "model" / "weights" / "modnet_people.safetensors"
@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     # --- server
     host: str = Field("0.0.0.0", description="Interface uvicorn binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
     # --- model
     weights_path: Path = Field(
@@ -33,23 +33,43 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present.")
     inference_size: int = Field(512, ge=64, le=2048, description="MODNet short side, rounded to 32.")
     warmup: bool = Field(True, description="Run each engine once before reporting ready.")
+    require_modnet: bool = Field(
+        False, description="Stay unready (instead of serving GrabCut only) when MODNet cannot be loaded."
+    )
 
     # --- batching
-    max_batch_size: int = Field(16, ge=1, le=256)
-    max_batch_wait_ms: float = Field(5.0, ge=0, le=1000)
+    max_batch_size: int = Field(16, ge=1, le=256, description="Most images per MODNet call.")
+    max_batch_wait_ms: float = Field(
+        5.0, ge=0, le=1000, description="How long a batch may wait for more items after its first."
+    )
     max_queue: int = Field(256, ge=1, description="Items waiting for the engine; beyond it: 429.")
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
+    drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
 
     # --- limits
-    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, description="Largest accepted upload (413 above)."
+    )
     max_pixels: int = Field(40_000_000, ge=1, description="Checked from the header, before decoding.")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
 
     # --- access
-    api_keys: list[str] = Field(default_factory=list, description="If set, X-API-Key must be one.")
-    cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; empty = off.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated; if set, X-API-Key must be one of them."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated CORS allow-list; empty = CORS off."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # Env values are plain strings ("k1,k2"); Python callers may pass lists.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _batch_wait_shorter_than_timeout(self) -> Settings:

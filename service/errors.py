@@ -44,9 +44,7 @@ STATUS: dict[ErrorKind, int] = {
 }
 
 # Kinds that mean "the server is busy, come back": these carry a Retry-After header.
-RETRYABLE: frozenset[ErrorKind] = frozenset(
-    {ErrorKind.QUEUE_FULL, ErrorKind.NOT_READY, ErrorKind.TIMEOUT}
-)
+RETRYABLE: frozenset[ErrorKind] = frozenset({ErrorKind.QUEUE_FULL, ErrorKind.NOT_READY, ErrorKind.TIMEOUT})
 
 
 class ApiError(Exception):

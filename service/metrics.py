@@ -22,9 +22,7 @@ class Metrics:
             ["output", "engine", "status"],
             registry=r,
         )
-        self.errors = Counter(
-            "bgremove_errors", "Error responses by error code.", ["code"], registry=r
-        )
+        self.errors = Counter("bgremove_errors", "Error responses by error code.", ["code"], registry=r)
         self.request_duration = Histogram(
             "bgremove_request_duration_seconds",
             "Wall time of a removal request, upload read to response built.",

@@ -43,7 +43,9 @@ def parse_hex_color(value: str) -> RGB:
     """'#ff8800', 'ff8800' or 'f80' -> (255, 136, 0)."""
     match = _HEX.match(value.strip())
     if match is None:
-        raise ApiError(ErrorKind.INVALID_PARAMETER, f"bg_color must be a hex colour like #ff8800, got {value!r}")
+        raise ApiError(
+            ErrorKind.INVALID_PARAMETER, f"bg_color must be a hex colour like #ff8800, got {value!r}"
+        )
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
@@ -77,4 +79,6 @@ def parse_enum(enum: type[E], name: str, value: str) -> E:
         return enum(value.strip().lower())
     except ValueError:
         allowed = ", ".join(e.value for e in enum)
-        raise ApiError(ErrorKind.INVALID_PARAMETER, f"{name} must be one of: {allowed}; got {value!r}") from None
+        raise ApiError(
+            ErrorKind.INVALID_PARAMETER, f"{name} must be one of: {allowed}; got {value!r}"
+        ) from None

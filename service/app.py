@@ -1,0 +1,171 @@
+"""The app factory. Nothing happens at import: `create_app(settings)` builds an app, and its lifespan
+loads the engines in the background so /healthz answers at once and /readyz turns 200 when the
+engines are loaded and warmed up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.auth import ApiKeyMiddleware
+from service.batcher import DynamicBatcher
+from service.config import Settings
+from service.engines.loader import EngineSet, load_engines
+from service.errors import RETRYABLE, ApiError, ErrorKind
+from service.limits import BodySizeLimitMiddleware
+from service.metrics import Metrics
+from service.routes import health, removal, removebg
+from service.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+_HTTP_KINDS = {
+    400: ErrorKind.INVALID_PARAMETER,
+    404: ErrorKind.NOT_FOUND,
+    405: ErrorKind.METHOD_NOT_ALLOWED,
+    413: ErrorKind.PAYLOAD_TOO_LARGE,
+    415: ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engines: EngineSet | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """`engines` replaces loading from settings (tests inject fakes); `registry` lets several apps
+    live in one process without metric name clashes."""
+    metrics = Metrics(registry)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = settings.cpu_workers or os.cpu_count() or 2
+        state = ServiceState(settings, metrics, ThreadPoolExecutor(workers, thread_name_prefix="cpu"))
+        app.state.service = state
+        starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
+        try:
+            yield
+        finally:
+            await _drain(state, starting)
+
+    app = FastAPI(
+        title="bgremove",
+        summary="Background removal: batched MODNet portrait matting, GrabCut fallback.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
+    app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"],
+        )
+    _install_error_handlers(app, metrics, settings)
+    app.include_router(removal.router)
+    app.include_router(removebg.router)
+    app.include_router(health.router)
+    return app
+
+
+# Probes and metrics must work without an API key (kubelet and Prometheus carry none).
+_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:
+    settings = state.settings
+    try:
+        engines = injected or await asyncio.to_thread(load_engines, settings)
+        state.engines = engines
+        if engines.modnet is None and settings.require_modnet:
+            state.load_error = f"MODNet required but unavailable: {engines.modnet_error}"
+            log.error("%s", state.load_error)
+            return
+        if engines.modnet is not None:
+            state.batchers["modnet"] = DynamicBatcher(
+                engines.modnet,
+                max_batch_size=settings.max_batch_size,
+                max_wait_s=settings.max_batch_wait_ms / 1000.0,
+                max_queue=settings.max_queue,
+                metrics=state.metrics,
+            )
+        # GrabCut is per-image CPU work: no batching, several run side by side.
+        state.batchers["grabcut"] = DynamicBatcher(
+            engines.grabcut,
+            max_batch_size=1,
+            max_wait_s=0.0,
+            max_queue=settings.max_queue,
+            metrics=state.metrics,
+            concurrency=settings.grabcut_workers,
+        )
+        for name, batcher in state.batchers.items():
+            if settings.warmup:
+                await asyncio.to_thread(batcher.engine.warmup)
+            batcher.start()
+            state.metrics.model_ready.labels(name).set(1)
+        state.ready.set()
+        log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})
+    except Exception as exc:
+        state.load_error = f"start-up failed: {exc!r}"
+        log.exception("engine start-up failed")
+
+
+async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:
+    """Stop admitting, finish what was admitted (bounded by drain_timeout_s), release engines."""
+    state.draining = True
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    await asyncio.gather(*(b.stop(state.settings.drain_timeout_s) for b in state.batchers.values()))
+    for name, batcher in state.batchers.items():
+        state.metrics.model_ready.labels(name).set(0)
+        try:
+            batcher.engine.close()
+        except Exception:
+            log.exception("closing engine %s failed", name)
+    state.cpu_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _error_response(error: ApiError, metrics: Metrics, settings: Settings) -> JSONResponse:
+    metrics.errors.labels(error.kind.value).inc()
+    headers = {"Retry-After": str(settings.retry_after_s)} if error.kind in RETRYABLE else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc, metrics, settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _error_response(ApiError(ErrorKind.INVALID_PARAMETER, details), metrics, settings)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = _HTTP_KINDS.get(exc.status_code, ErrorKind.INTERNAL)
+        response = _error_response(ApiError(kind, str(exc.detail)), metrics, settings)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error_response(ApiError(ErrorKind.INTERNAL, "internal error"), metrics, settings)

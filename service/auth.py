@@ -1,0 +1,41 @@
+"""Optional API keys (`X-API-Key` header), off unless `api_keys` is set. Keys are compared in
+constant time and never logged."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import ApiError, ErrorKind
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, *, keys: list[str], open_paths: frozenset[str]) -> None:
+        self.app = app
+        self.keys = [k.encode() for k in keys if k]
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.keys or scope["path"] in self.open_paths:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-api-key", b"")
+        # Compare against every key so timing does not reveal which (or whether any) key matched early.
+        matched = False
+        for key in self.keys:
+            matched |= secrets.compare_digest(given, key)
+        if matched:
+            await self.app(scope, receive, send)
+            return
+        error = ApiError(ErrorKind.UNAUTHORIZED, "missing or invalid X-API-Key header")
+        body = json.dumps(error.body()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"ApiKey")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,218 @@
+"""Asyncio dynamic batcher between the HTTP handlers and one engine.
+
+Shape taken from Ray Serve's batcher: a queue of small records (image + future); the loop blocks on
+the first item, then waits until `max_batch_size` items of the same shape bucket are there or
+`max_wait_s` has passed since that first item (event-driven, no polling). Requests whose future was
+cancelled (client left, deadline passed) are dropped before the engine sees them.
+
+Admission is bounded: `submit` refuses at once with `QueueFullError` when `max_queue` items wait,
+instead of queueing without limit (text-embeddings-inference's admission). Batches run in a
+dedicated executor with `concurrency` workers: 1 for a GPU engine, so one batch at a time owns the
+device, more for CPU engines such as GrabCut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from service.engines.base import Alpha, EngineError, MattingEngine, RGBImage
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class QueueFullError(Exception):
+    """Admission refused: `max_queue` items are already waiting."""
+
+
+class BatcherClosedError(Exception):
+    """The batcher is draining or stopped and admits nothing new."""
+
+
+@dataclass(eq=False)
+class _Item:
+    image: RGBImage
+    future: asyncio.Future[Alpha]
+    enqueued_at: float = field(default_factory=time.monotonic)
+
+
+class DynamicBatcher:
+    def __init__(
+        self,
+        engine: MattingEngine,
+        *,
+        max_batch_size: int,
+        max_wait_s: float,
+        max_queue: int,
+        metrics: Metrics,
+        concurrency: int = 1,
+    ) -> None:
+        if max_batch_size < 1 or max_queue < 1 or concurrency < 1:
+            raise ValueError("max_batch_size, max_queue and concurrency must be >= 1")
+        self.engine = engine
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self._metrics = metrics
+        self._buckets: dict[Hashable, deque[_Item]] = {}
+        self._waiting = 0
+        self._arrived = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"engine-{engine.name}")
+        self._running: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def depth(self) -> int:
+        """Items admitted and not yet handed to the engine."""
+        return self._waiting
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.get_running_loop().create_task(
+                self._batch_loop(), name=f"batcher-{self.engine.name}"
+            )
+
+    def submit(self, image: RGBImage) -> asyncio.Future[Alpha]:
+        """Admit one image; the returned future resolves to its alpha. Cancel the future to withdraw
+        the item: it is then dropped before inference."""
+        if self._closing:
+            raise BatcherClosedError("not accepting new work: shutting down")
+        if self._waiting >= self.max_queue:
+            self._purge_cancelled()
+            if self._waiting >= self.max_queue:
+                raise QueueFullError(f"{self._waiting} items already waiting for {self.engine.name}")
+        key = self.engine.bucket_key(image)
+        item = _Item(image, asyncio.get_running_loop().create_future())
+        self._buckets.setdefault(key, deque()).append(item)
+        self._set_waiting(self._waiting + 1)
+        self._arrived.set()
+        return item.future
+
+    async def stop(self, timeout_s: float) -> None:
+        """Drain: admit nothing new, finish everything admitted within `timeout_s`, then fail the
+        rest (nothing is silently lost: each leftover future gets an error)."""
+        self._closing = True
+        self._arrived.set()
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "%s batcher: drain timed out with %d items waiting", self.engine.name, self._waiting
+                )
+                self._loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loop_task
+        for bucket in self._buckets.values():
+            for item in bucket:
+                if not item.future.done():
+                    item.future.set_exception(BatcherClosedError("shut down before this item ran"))
+        self._buckets.clear()
+        self._set_waiting(0)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ the loop
+    async def _batch_loop(self) -> None:
+        while True:
+            if self._waiting == 0:
+                if self._closing:
+                    break
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            # Take a worker slot *before* forming the batch: while the engine is busy, items keep
+            # arriving, so the batch we form when it frees up is as full as it can be.
+            await self._slots.acquire()
+            batch = await self._collect_batch()
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._batch_done)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+
+    async def _collect_batch(self) -> list[_Item]:
+        if not self._buckets:  # purged by `submit` while we waited for a slot
+            return []
+        key, first = self._oldest()
+        window_end = first.enqueued_at + self.max_wait_s
+        while len(self._buckets.get(key, ())) < self.max_batch_size and not self._closing:
+            remaining = window_end - time.monotonic()
+            if remaining <= 0:
+                break
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+        bucket = self._buckets.get(key)
+        batch: list[_Item] = []
+        while bucket and len(batch) < self.max_batch_size:
+            item = bucket.popleft()
+            self._set_waiting(self._waiting - 1)
+            if item.future.done():  # cancelled: the client left or its deadline passed
+                self._metrics.dropped.labels(self.engine.name, "cancelled").inc()
+                continue
+            batch.append(item)
+        if bucket is not None and not bucket:
+            del self._buckets[key]
+        return batch
+
+    async def _run_batch(self, batch: list[_Item]) -> None:
+        name = self.engine.name
+        started = time.monotonic()
+        for item in batch:
+            self._metrics.queue_wait.labels(name).observe(started - item.enqueued_at)
+        self._metrics.batch_size.labels(name).observe(len(batch))
+        images = [item.image for item in batch]
+        try:
+            loop = asyncio.get_running_loop()
+            alphas = await loop.run_in_executor(self._executor, self.engine.predict_batch, images)
+            if len(alphas) != len(batch):
+                raise EngineError(f"{name} returned {len(alphas)} results for a batch of {len(batch)}")
+        except Exception as exc:  # fan the failure out: every item of the batch gets it
+            log.warning("%s batch of %d failed: %r", name, len(batch), exc)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+        else:
+            for item, alpha in zip(batch, alphas, strict=True):
+                # A future cancelled while the batch ran must not raise InvalidStateError.
+                if not item.future.done():
+                    item.future.set_result(alpha)
+        finally:
+            self._metrics.inference_duration.labels(name).observe(time.monotonic() - started)
+
+    # ------------------------------------------------------------------ helpers
+    def _oldest(self) -> tuple[Hashable, _Item]:
+        return min(((k, q[0]) for k, q in self._buckets.items() if q), key=lambda kv: kv[1].enqueued_at)
+
+    def _purge_cancelled(self) -> None:
+        for key in list(self._buckets):
+            kept = deque(item for item in self._buckets[key] if not item.future.done())
+            dropped = len(self._buckets[key]) - len(kept)
+            if dropped:
+                self._metrics.dropped.labels(self.engine.name, "cancelled").inc(dropped)
+                self._set_waiting(self._waiting - dropped)
+            if kept:
+                self._buckets[key] = kept
+            else:
+                del self._buckets[key]
+
+    def _set_waiting(self, value: int) -> None:
+        self._waiting = value
+        self._metrics.queue_depth.labels(self.engine.name).set(value)
