@@ -90,7 +90,7 @@ _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:
     settings = state.settings
     try:
-        engines = injected or await asyncio.to_thread(load_engines, settings)
+        engines = injected if injected is not None else await asyncio.to_thread(load_engines, settings)
         state.engines = engines
         if engines.modnet is None and settings.require_modnet:
             state.load_error = f"MODNet required but unavailable: {engines.modnet_error}"

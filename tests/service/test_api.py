@@ -264,7 +264,7 @@ async def test_engine_choice() -> None:
             "/remove-background?engine=grabcut", files={"image": ("p.jpg", jpeg_bytes())}
         )
     assert grab.headers["x-engine"] == "grabcut"
-    no_modnet = EngineSet(grabcut=FakeEngine("grabcut"), modnet_error="no weights")  # type: ignore[arg-type]
+    no_modnet = EngineSet(grabcut=FakeEngine("grabcut"), modnet_error="no weights")
     async with running_app(engines=no_modnet) as client:
         auto = await client.post("/remove-background", files={"image": ("p.jpg", jpeg_bytes())})
         forced = await client.post(
@@ -307,7 +307,7 @@ async def test_not_ready_while_engines_load() -> None:
         def warmup(self) -> None:
             gate.wait(10)
 
-    engines = EngineSet(grabcut=FakeEngine("grabcut"), modnet=SlowWarmup("modnet"))  # type: ignore[arg-type]
+    engines = EngineSet(grabcut=FakeEngine("grabcut"), modnet=SlowWarmup("modnet"))
     app = create_app(make_settings(), engines=engines, registry=CollectorRegistry())
     transport = httpx.ASGITransport(app=app)
     async with (

@@ -162,7 +162,7 @@ async def test_one_batch_at_a_time_on_a_single_worker() -> None:
     peak = 0
     original = engine.predict_batch
 
-    def tracking(images):  # type: ignore[no-untyped-def]
+    def tracking(images):
         nonlocal active, peak
         active += 1
         peak = max(peak, active)

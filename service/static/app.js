@@ -1,0 +1,181 @@
+// The upload page. Plain browser JavaScript, no build step: it calls the public
+// POST /remove-background exactly as an API client would and shows what comes back.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const EXTENSIONS = { "image/png": "png", "image/webp": "webp", "image/jpeg": "jpg", "application/zip": "zip" };
+
+let currentFile = null;
+let originalUrl = null;
+let resultUrl = null;
+let inFlight = null; // AbortController of the running request: a newer choice cancels it
+
+function setStatus(state, text) {
+  const status = $("status");
+  status.dataset.state = state;
+  status.textContent = text;
+  // Mirrored on <body> so styles (and the browser test) can follow the page's state.
+  document.body.dataset.state = state;
+}
+
+function replaceUrl(old, blob) {
+  if (old) URL.revokeObjectURL(old);
+  return blob ? URL.createObjectURL(blob) : null;
+}
+
+// JPEG has no alpha channel, so it is only offered where the result has none.
+function syncOptions() {
+  const output = $("output").value;
+  const jpeg = $("format").querySelector('option[value="jpeg"]');
+  jpeg.disabled = output === "rgba";
+  if (jpeg.disabled && $("format").value === "jpeg") $("format").value = "png";
+  $("format").disabled = output === "zip";
+  $("bg-color").disabled = output !== "composite";
+  $("bg-label").classList.toggle("disabled", output !== "composite");
+}
+
+function requestUrl() {
+  const output = $("output").value;
+  const params = new URLSearchParams({ output });
+  if (output !== "zip") params.set("format", $("format").value);
+  if (output === "composite") params.set("bg_color", $("bg-color").value);
+  if ($("engine").value !== "auto") params.set("engine", $("engine").value);
+  // Relative, so the page also works behind a reverse proxy that mounts the service under a prefix.
+  return "remove-background?" + params.toString();
+}
+
+async function describeError(response) {
+  let code = "http_" + response.status;
+  let message = response.statusText || "request failed";
+  try {
+    const body = await response.json();
+    if (body && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || message;
+    }
+  } catch (_) {
+    // not JSON (a proxy's error page): keep the status line
+  }
+  const retry = response.headers.get("Retry-After");
+  return `${message} (${code}${retry ? `, retry after ${retry} s` : ""})`;
+}
+
+function showOriginal(file) {
+  originalUrl = replaceUrl(originalUrl, file);
+  const img = $("original-img");
+  img.onload = () => { $("original-size").textContent = `${img.naturalWidth} × ${img.naturalHeight}`; };
+  img.src = originalUrl;
+  img.hidden = false;
+}
+
+function clearResult() {
+  resultUrl = replaceUrl(resultUrl, null);
+  $("result-img").hidden = true;
+  $("result-img").removeAttribute("src");
+  $("result-note").hidden = true;
+  $("download").hidden = true;
+  $("result-meta").textContent = "";
+}
+
+async function showResult(response, blob) {
+  resultUrl = replaceUrl(resultUrl, blob);
+  const mediaType = (response.headers.get("Content-Type") || "").split(";")[0].trim();
+  const ext = EXTENSIONS[mediaType] || "bin";
+  const stem = currentFile.name.replace(/\.[^.]+$/, "") || "image";
+  const download = $("download");
+  download.href = resultUrl;
+  download.download = `${stem}-${$("output").value}.${ext}`;
+  download.hidden = false;
+
+  const engine = response.headers.get("X-Engine") || "?";
+  const model = response.headers.get("X-Model");
+  const ms = response.headers.get("X-Processing-Time-Ms");
+  const fallback = response.headers.get("X-Fallback-Reason");
+  $("result-meta").textContent = [
+    engine + (model ? ` (${model})` : ""),
+    ms ? `${Math.round(Number(ms))} ms` : "",
+    fallback ? `fallback: ${fallback}` : "",
+  ].filter(Boolean).join(" · ");
+
+  if (mediaType === "application/zip") {
+    $("result-note").textContent = "A ZIP of color.jpg + alpha.png: use the download button.";
+    $("result-note").hidden = false;
+    return;
+  }
+  const img = $("result-img");
+  img.src = resultUrl;
+  img.hidden = false;
+  await img.decode(); // "done" only once the result is really displayable
+}
+
+async function run() {
+  if (!currentFile) return;
+  if (inFlight) inFlight.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  clearResult();
+  setStatus("working", `Removing the background of ${currentFile.name}…`);
+
+  const body = new FormData();
+  body.append("image", currentFile, currentFile.name);
+  const headers = {};
+  const key = $("api-key").value.trim();
+  if (key) headers["X-API-Key"] = key;
+  try {
+    const response = await fetch(requestUrl(), { method: "POST", body, headers, signal: controller.signal });
+    if (controller !== inFlight) return; // a newer choice replaced this request
+    if (!response.ok) {
+      if (response.status === 401) {
+        $("key-label").hidden = false;
+        $("api-key").focus();
+      }
+      setStatus("error", await describeError(response));
+      return;
+    }
+    const blob = await response.blob();
+    if (controller !== inFlight) return; // a newer request replaced this one
+    await showResult(response, blob);
+    setStatus("done", "Done.");
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    setStatus("error", `Request failed: ${err.message}`);
+  } finally {
+    if (controller === inFlight) inFlight = null;
+  }
+}
+
+function choose(file) {
+  if (!file) return;
+  if (file.type && !file.type.startsWith("image/")) {
+    setStatus("error", `${file.name} is not an image.`);
+    return;
+  }
+  currentFile = file;
+  $("drop-text").textContent = file.name;
+  showOriginal(file);
+  run();
+}
+
+function init() {
+  syncOptions();
+  $("file").addEventListener("change", (e) => choose(e.target.files[0]));
+  for (const id of ["output", "format", "bg-color", "engine"]) {
+    $(id).addEventListener("change", () => { syncOptions(); run(); });
+  }
+  $("api-key").addEventListener("change", run);
+
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("dragging");
+    choose(e.dataTransfer.files[0]);
+  });
+  document.addEventListener("paste", (e) => {
+    const item = [...e.clipboardData.items].find((i) => i.kind === "file" && i.type.startsWith("image/"));
+    if (item) choose(item.getAsFile());
+  });
+}
+
+init();
