@@ -25,6 +25,7 @@ from service.engines.loader import EngineSet, load_engines
 from service.errors import RETRYABLE, ApiError, ErrorKind
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
+from service import ui
 from service.routes import health, removal, removebg
 from service.state import ServiceState
 
@@ -80,11 +81,13 @@ def create_app(
     app.include_router(removal.router)
     app.include_router(removebg.router)
     app.include_router(health.router)
+    app.include_router(ui.router)
     return app
 
 
-# Probes and metrics must work without an API key (kubelet and Prometheus carry none).
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Probes and metrics must work without an API key (kubelet and Prometheus carry none); the upload
+# page is static and asks for the key itself.
+_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"}) | ui.UI_PATHS
 
 
 async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:
