@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import uvicorn
 
@@ -15,6 +17,10 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # uvicorn handles SIGTERM itself (stop accepting, finish in-flight, run the lifespan drain), then
+    # re-raises the signal once it is done, which would make a clean drain exit with -15. The
+    # handler below, restored by uvicorn after serving, turns that re-raise into exit status 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
