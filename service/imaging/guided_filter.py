@@ -1,0 +1,122 @@
+"""He et al.'s guided filter (ECCV 2010 / TPAMI 2013) in numpy + OpenCV box filters.
+
+The output is locally a linear function of the guide image, so a blurry or blocky alpha filtered
+with the photo as guide snaps to the photo's edges. Used for GrabCut's soft edges and for
+`refine=trimap`. Everything is O(pixels) whatever the radius (box filters are running sums), and
+`subsample` gives the "fast guided filter" (He & Sun 2015): coefficients at low resolution, applied
+at full resolution, for 4K inputs.
+
+Pure functions, float32 throughout; safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Float = npt.NDArray[np.float32]
+Guide = npt.NDArray[np.uint8] | npt.NDArray[np.float32]
+
+
+def _f32(x: object) -> Float:
+    return np.asarray(x, dtype=np.float32)
+
+
+def _box(x: Float, radius: int) -> Float:
+    # Reflected borders keep the mean unbiased at the image edge (zero padding would darken it).
+    k = 2 * radius + 1
+    return _f32(cv2.boxFilter(x, -1, (k, k), borderType=cv2.BORDER_REFLECT))
+
+
+def _coefficients_gray(guide: Float, src: Float, radius: int, eps: float) -> tuple[Float, Float]:
+    stacked = _box(np.dstack([guide, src, guide * guide, guide * src]), radius)
+    mean_i, mean_p, mean_ii, mean_ip = (stacked[..., c] for c in range(4))
+    var_i = mean_ii - mean_i * mean_i
+    cov_ip = mean_ip - mean_i * mean_p
+    a = _f32(cov_ip / (var_i + np.float32(eps)))
+    return a, _f32(mean_p - a * mean_i)
+
+
+def _coefficients_color(guide: Float, src: Float, radius: int, eps: float) -> tuple[Float, Float]:
+    r, g, bl = guide[..., 0], guide[..., 1], guide[..., 2]
+    # One box pass over every product the 3x3 covariance and the cross-covariance need.
+    means = _box(
+        np.dstack([r, g, bl, src, r * r, r * g, r * bl, g * g, g * bl, bl * bl, r * src, g * src, bl * src]),
+        radius,
+    )
+    mr, mg, mb, mp = means[..., 0], means[..., 1], means[..., 2], means[..., 3]
+    e = np.float32(eps)
+    rr = means[..., 4] - mr * mr + e
+    rg = means[..., 5] - mr * mg
+    rb = means[..., 6] - mr * mb
+    gg = means[..., 7] - mg * mg + e
+    gb = means[..., 8] - mg * mb
+    bb = means[..., 9] - mb * mb + e
+    cr = means[..., 10] - mr * mp
+    cg = means[..., 11] - mg * mp
+    cb = means[..., 12] - mb * mp
+    # Closed-form inverse of the symmetric 3x3 (Sigma + eps I) per pixel, via its cofactors:
+    # vectorised, no per-pixel np.linalg call. eps > 0 keeps the determinant positive.
+    c00 = gg * bb - gb * gb
+    c01 = gb * rb - rg * bb
+    c02 = rg * gb - gg * rb
+    c11 = rr * bb - rb * rb
+    c12 = rb * rg - rr * gb
+    c22 = rr * gg - rg * rg
+    inv_det = 1.0 / (rr * c00 + rg * c01 + rb * c02)
+    a = np.empty(guide.shape, dtype=np.float32)
+    a[..., 0] = (c00 * cr + c01 * cg + c02 * cb) * inv_det
+    a[..., 1] = (c01 * cr + c11 * cg + c12 * cb) * inv_det
+    a[..., 2] = (c02 * cr + c12 * cg + c22 * cb) * inv_det
+    b = mp - a[..., 0] * mr - a[..., 1] * mg - a[..., 2] * mb
+    return a, b
+
+
+def _as_unit_float(x: Guide) -> Float:
+    """uint8 images are read as value / 255, anything else as is."""
+    if x.dtype == np.uint8:
+        return _f32(x) * np.float32(1.0 / 255.0)
+    return _f32(x)
+
+
+def guided_filter(guide: Guide, src: Float, radius: int, eps: float, subsample: int = 1) -> Float:
+    """Filter `src` (H x W) guided by `guide` (H x W grey or H x W x 3 colour).
+
+    guide:     floats in [0, 1], or uint8 (read as value / 255; with `subsample` > 1 it is never
+               converted whole, which keeps 40-megapixel photos within a few hundred MB).
+    radius:    window radius in full-resolution pixels.
+    eps:       regularisation; edges whose guide variance is well above eps are kept.
+    subsample: > 1 computes the linear coefficients on an image that much smaller (fast guided
+               filter); the result is still applied to the full-resolution guide.
+    """
+    src = _f32(src)
+    if guide.shape[:2] != src.shape:
+        raise ValueError(f"guide {guide.shape[:2]} and src {src.shape} differ in size")
+    h, w = src.shape
+    s = max(1, min(int(subsample), h, w))
+    if s > 1:
+        size = (max(1, w // s), max(1, h // s))
+        g_small = _f32(cv2.resize(guide, size, interpolation=cv2.INTER_AREA))
+        if guide.dtype == np.uint8:
+            g_small *= np.float32(1.0 / 255.0)
+        p_small = _f32(cv2.resize(src, size, interpolation=cv2.INTER_AREA))
+        r_small = max(1, round(radius / s))
+    else:
+        g_small, p_small, r_small = _as_unit_float(guide), src, max(1, radius)
+    coefficients = _coefficients_color if g_small.ndim == 3 else _coefficients_gray
+    a, b = coefficients(g_small, p_small, r_small, eps)
+    # Averaging the coefficients over the window is what makes the output smooth (the paper's step 3).
+    mean_a = _box(a, r_small)
+    out = _box(b, r_small)
+
+    def full_size(x: Float) -> Float:
+        return x if s == 1 else _f32(cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR))
+
+    out = full_size(out)
+    # q = mean_a . I + mean_b, one guide channel at a time: no full-size float copy of the guide.
+    channels = [mean_a[..., c] for c in range(3)] if g_small.ndim == 3 else [mean_a]
+    for c, a_c in enumerate(channels):
+        guide_c = guide[..., c] if g_small.ndim == 3 else guide
+        out += full_size(np.ascontiguousarray(a_c)) * _as_unit_float(guide_c)
+    return out

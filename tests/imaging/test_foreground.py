@@ -1,0 +1,68 @@
+"""Colour decontamination: soft edges must carry the foreground's colour, not the old background's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.imaging.foreground import estimate_foreground, level_radii
+from tests.imaging.matting_scenes import portrait
+
+
+def _band_errors(h: int, w: int, edge_width: float) -> tuple[float, float]:
+    scene = portrait(h, w, edge_width)
+    estimated = estimate_foreground(scene.image, scene.alpha)
+    band = (scene.alpha > 0.05) & (scene.alpha < 0.95)
+    assert band.sum() > 1000  # the test is about the soft band: make sure there is one
+    raw = np.abs(scene.image.astype(np.float32) - scene.fg)[band].mean()
+    ours = np.abs(estimated.astype(np.float32) - scene.fg)[band].mean()
+    return float(raw), float(ours)
+
+
+@pytest.mark.parametrize(("h", "w", "edge_width"), [(240, 320, 12.0), (480, 640, 30.0), (600, 400, 4.0)])
+def test_soft_band_colours_are_much_closer_to_the_true_foreground(h: int, w: int, edge_width: float) -> None:
+    raw, ours = _band_errors(h, w, edge_width)
+    # Measured ratios are 0.08-0.25; the raw image's error is (1 - alpha)|B - F|, ~60 levels here.
+    assert ours < 0.5 * raw, (raw, ours)
+
+
+def test_opaque_pixels_keep_their_exact_bytes_and_output_is_uint8() -> None:
+    scene = portrait(120, 160, 10.0)
+    out = estimate_foreground(scene.image, scene.alpha)
+    assert out.dtype == np.uint8 and out.shape == scene.image.shape
+    opaque = scene.alpha >= 1.0
+    assert opaque.any()
+    assert np.array_equal(out[opaque], scene.image[opaque])
+
+
+def test_hard_matte_returns_the_input_unchanged() -> None:
+    scene = portrait(64, 64, 5.0)
+    hard = (scene.alpha > 0.5).astype(np.float32)
+    assert np.array_equal(estimate_foreground(scene.image, hard), scene.image)
+
+
+def test_input_is_not_modified() -> None:
+    scene = portrait(64, 80, 8.0)
+    before = scene.image.copy()
+    estimate_foreground(scene.image, scene.alpha)
+    assert np.array_equal(scene.image, before)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 20000), (20000, 1), (2, 2), (3, 7)])
+def test_tiny_and_odd_shapes(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    alpha = rng.random(shape, dtype=np.float32)
+    out = estimate_foreground(rgb, alpha)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+
+
+def test_mismatched_shapes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        estimate_foreground(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.float32))
+
+
+def test_radii_scale_with_the_image_and_stay_positive() -> None:
+    assert level_radii(1, 1) == (1, 1, 1)
+    small, large = level_radii(540, 960), level_radii(2160, 3840)
+    assert all(b == pytest.approx(4 * a, abs=2) for a, b in zip(small, large, strict=True))

@@ -1,0 +1,72 @@
+"""The guided filter's defining properties, checked against what the maths says it must do."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from service.imaging.guided_filter import guided_filter
+
+
+def _smooth_colour_guide(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.random((h, w, 3), dtype=np.float32)
+    return np.clip(cv2.GaussianBlur(noise, (0, 0), 3.0) * 4 - 1.5, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("subsample", [1, 3])
+def test_a_linear_function_of_the_colour_guide_passes_through(subsample: int) -> None:
+    guide = _smooth_colour_guide(90, 120)
+    src = (0.3 * guide[..., 0] + 0.5 * guide[..., 1] - 0.2 * guide[..., 2] + 0.1).astype(np.float32)
+    out = guided_filter(guide, src, radius=6, eps=1e-6, subsample=subsample)
+    # The filter fits q = a.I + b per window: an exact linear function is reproduced.
+    assert np.abs(out - src).max() < (0.01 if subsample == 1 else 0.03)
+
+
+def test_grey_guide_keeps_a_step_edge_that_a_box_blur_destroys() -> None:
+    step = np.zeros((64, 64), np.float32)
+    step[:, 32:] = 1.0
+    noisy = np.clip(step + np.random.default_rng(1).normal(0, 0.05, step.shape), 0, 1).astype(np.float32)
+    out = guided_filter(step, noisy, radius=6, eps=1e-3)
+    blurred = cv2.blur(noisy, (13, 13))
+    assert np.abs(out - step).mean() < 0.3 * np.abs(blurred - step).mean()
+    assert out[:, 30].mean() < 0.1 and out[:, 33].mean() > 0.9
+
+
+def test_large_eps_is_a_plain_box_mean() -> None:
+    guide = _smooth_colour_guide(40, 50)
+    src = np.random.default_rng(2).random((40, 50), dtype=np.float32)
+    out = guided_filter(guide, src, radius=3, eps=1e6)
+    # With a -> 0, q = mean(b) = mean(mean(p)): a box filter applied twice.
+    twice = cv2.boxFilter(
+        cv2.boxFilter(src, -1, (7, 7), borderType=cv2.BORDER_REFLECT),
+        -1,
+        (7, 7),
+        borderType=cv2.BORDER_REFLECT,
+    )
+    assert np.allclose(out, twice, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 30), (2, 2), (7, 3)])
+def test_tiny_images(shape: tuple[int, int]) -> None:
+    guide = np.random.default_rng(3).random((*shape, 3), dtype=np.float32)
+    src = guide[..., 0].copy()
+    for sub in (1, 4):
+        out = guided_filter(guide, src, radius=8, eps=1e-3, subsample=sub)
+        assert out.shape == shape and np.isfinite(out).all()
+
+
+def test_size_mismatch_is_refused() -> None:
+    with pytest.raises(ValueError):
+        guided_filter(np.zeros((4, 4), np.float32), np.zeros((4, 5), np.float32), 2, 1e-3)
+
+
+@pytest.mark.parametrize("subsample", [1, 4])
+def test_uint8_guide_reads_as_value_over_255(subsample: int) -> None:
+    guide = (_smooth_colour_guide(64, 96) * 255).round().astype(np.uint8)
+    src = np.random.default_rng(4).random((64, 96), dtype=np.float32)
+    as_bytes = guided_filter(guide, src, radius=8, eps=1e-3, subsample=subsample)
+    as_floats = guided_filter(guide.astype(np.float32) / np.float32(255), src, 8, 1e-3, subsample)
+    # Equal up to the rounding of a uint8 downscale.
+    assert np.abs(as_bytes - as_floats).max() < (1e-5 if subsample == 1 else 0.05)
