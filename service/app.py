@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service import ui
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
@@ -25,7 +26,6 @@ from service.engines.loader import EngineSet, load_engines
 from service.errors import RETRYABLE, ApiError, ErrorKind
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
-from service import ui
 from service.routes import health, removal, removebg
 from service.state import ServiceState
 

@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     max_batch_wait_ms: float = Field(
         5.0, ge=0, le=1000, description="How long a batch may wait for more items after its first."
     )
-    max_queue: int = Field(256, ge=1, description="Items waiting for the engine; beyond it: 429.")
+    max_queue: int = Field(128, ge=1, description="Items waiting for the engine; beyond it: 429.")
+    max_in_flight: int = Field(
+        128, ge=1, description="Requests anywhere in the pipeline (upload to encode); beyond it: 429."
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
     drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 from service.batcher import BatcherClosedError, QueueFullError
 from service.engines.base import Alpha, RGBImage
@@ -24,6 +26,8 @@ from service.imaging.refine import refine_with_trimap
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,17 @@ async def remove_background(
 ) -> RemovalResult:
     deadline = time.monotonic() + state.settings.request_timeout_s
     loop = asyncio.get_running_loop()
-    decoded = await loop.run_in_executor(
-        state.cpu_pool, partial(decode_image, data, max_pixels=state.settings.max_pixels)
+    decoded = await _within(
+        deadline,
+        loop.run_in_executor(
+            state.cpu_pool, partial(decode_image, data, max_pixels=state.settings.max_pixels)
+        ),
     )
     rgb = decoded.rgb
     # Refuse impossible outputs (e.g. a 1x20000 strip as WebP) before spending inference on them.
     check_renderable(rgb.shape[1], rgb.shape[0], options)
     alpha, engine_name, fallback_reason = await _predict(state, rgb, choice, deadline)
-    rendered = await loop.run_in_executor(state.cpu_pool, _finish, rgb, alpha, options)
+    rendered = await _within(deadline, loop.run_in_executor(state.cpu_pool, _finish, rgb, alpha, options))
     batcher = state.batchers[engine_name]
     return RemovalResult(
         rendered=rendered,
@@ -58,6 +65,15 @@ async def remove_background(
         width=rgb.shape[1],
         height=rgb.shape[0],
     )
+
+
+async def _within(deadline: float, work: Awaitable[T]) -> T:
+    """The request deadline covers decoding and encoding too, not only the engine: when the CPU pool
+    is the bottleneck, a request must not wait there unboundedly."""
+    try:
+        return await asyncio.wait_for(work, max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise ApiError(ErrorKind.TIMEOUT, "the request deadline passed before the result was ready") from None
 
 
 def _finish(rgb: RGBImage, alpha: Alpha, options: OutputOptions) -> Rendered:

@@ -21,6 +21,7 @@ class ServiceState:
     batchers: dict[str, DynamicBatcher] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
+    in_flight: int = 0  # removal requests admitted and not finished
     load_error: str | None = None
 
     @property

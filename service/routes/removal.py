@@ -160,6 +160,20 @@ async def remove_background_route(
     return await handle_removal(request, field="image")
 
 
+def admit(state: ServiceState) -> None:
+    """Bound the requests in the whole pipeline, not only in the engine queue: when decoding or
+    encoding is the bottleneck (RGBA on a small CPU box) the engine queue stays short while work
+    piles up in the CPU pool. Refusing before the upload is read makes overload answers cheap."""
+    if state.in_flight >= state.settings.max_in_flight:
+        state.metrics.rejected.labels("overloaded").inc()
+        raise ApiError(
+            ErrorKind.QUEUE_FULL,
+            f"server busy: {state.in_flight} requests in progress; retry after the Retry-After delay",
+        )
+    state.in_flight += 1
+    state.metrics.in_flight.set(state.in_flight)
+
+
 ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
 
 
@@ -172,9 +186,11 @@ async def handle_removal(
     metrics = state.metrics
     started = time.perf_counter()
     output, engine_used, status = "unknown", "none", 500
-    metrics.in_flight.inc()
+    admitted = False
     try:
         require_ready(state)
+        admit(state)
+        admitted = True
         upload = await read_upload(request, field=field)
         params = translate(upload.params) if translate else upload.params
         choice, options = parse_options(params)
@@ -194,6 +210,8 @@ async def handle_removal(
         status = exc.status
         raise
     finally:
-        metrics.in_flight.dec()
+        if admitted:
+            state.in_flight -= 1
+            metrics.in_flight.set(state.in_flight)
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)

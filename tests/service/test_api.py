@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 import zipfile
 
 import httpx
@@ -339,3 +340,41 @@ async def test_api_keys_when_enabled() -> None:
     assert wrong.status_code == 401
     assert right.status_code == 200
     assert health.status_code == 200
+
+
+async def test_in_flight_limit_refuses_before_reading_the_upload() -> None:
+    gate = threading.Event()
+    settings = make_settings(max_in_flight=1, max_queue=100)
+    async with running_app(settings, fakes(gate=gate)) as client:
+        first = asyncio.ensure_future(
+            client.post("/remove-background", files={"image": ("p.jpg", jpeg_bytes())})
+        )
+        await asyncio.sleep(0.3)  # first holds the only in-flight slot (inside the engine)
+        refused = await client.post("/remove-background", files={"image": ("p.jpg", jpeg_bytes())})
+        gate.set()
+        assert (await first).status_code == 200
+        assert refused.status_code == 429 and "retry-after" in refused.headers
+        assert refused.json()["error"]["code"] == "queue_full"
+        assert metric(client, "bgremove_rejected_total", {"reason": "overloaded"}) == 1
+        assert metric(client, "bgremove_in_flight_requests", {}) == 0
+        again = await client.post("/remove-background", files={"image": ("p.jpg", jpeg_bytes())})
+        assert again.status_code == 200  # the slot was given back
+
+
+async def test_deadline_covers_encoding_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.pipeline as pipeline
+
+    real_finish = pipeline._finish
+
+    def slow_finish(*args: object) -> object:
+        time.sleep(1.0)
+        return real_finish(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "_finish", slow_finish)
+    settings = make_settings(request_timeout_s=0.4, max_batch_wait_ms=0)
+    async with running_app(settings, fakes()) as client:
+        started = time.monotonic()
+        r = await client.post("/remove-background", files={"image": ("p.jpg", jpeg_bytes())})
+        elapsed = time.monotonic() - started
+    assert r.status_code == 503 and r.json()["error"]["code"] == "timeout"
+    assert elapsed < 0.9  # answered at the deadline, not after the slow encode
