@@ -1,0 +1,30 @@
+"""Resumable training state on disk: one file per role in the run directory.
+
+    last.pt      everything needed to continue (weights, EMA, optimizer, step, best score, config)
+    best.pt      the EMA weights that scored best on validation, with their scores
+    soc_last.pt  / soc_best.pt   the same for the SOC stage
+Writes go to a temporary file first, so a run killed mid-write keeps its previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    # weights_only: checkpoints hold tensors and plain Python values only, nothing to unpickle.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a training checkpoint")
+    return state

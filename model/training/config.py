@@ -1,0 +1,110 @@
+"""Training settings and the named presets a run starts from.
+
+`gpu` is the full run (an H100 is the reference; about 20 minutes in all), `cpu` a run that a 2-core
+machine finishes in about an hour, `tiny` the tests' few-step run. Every value can be overridden on
+the command line (`--set name=value`); the config is stored in each checkpoint, so a resumed run
+continues with the settings it started with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run: str = "people"  # runs/<run>/ holds checkpoints and logs
+    seed: int = 0
+    # --- supervised stage
+    steps: int = 8000
+    batch_size: int = 16
+    train_size: int = 512  # short side of whole-portrait batches: the service's inference_size
+    crop_size: int = 512  # square zoomed crops (the other batches)
+    whole_fraction: float = 0.5  # share of batches that are whole portraits at inference shape
+    source_short_side: int = 768  # photos are pre-shrunk to this short side once, in memory
+    lr: float = 1e-3
+    min_lr_fraction: float = 0.05  # cosine decay ends at lr * this
+    warmup_steps: int = 300
+    weight_decay: float = 0.01  # conv/linear weights only, not norms and biases
+    grad_clip: float = 5.0
+    ema_decay: float = 0.999
+    freeze_backbone_bn: bool = True  # see model.backbone_init: folded BN needs frozen statistics
+    val_every: int = 400
+    val_size: int = 512  # inference short side used to validate (the service default)
+    val_short_side: int = 720  # val photos are scored at this short side (cheap, same for all)
+    workers: int = 12  # DataLoader processes (0: augment in the training process)
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    chunk_minutes: float = 0.0  # stop after this much wall time (0: run to `steps`); resume later
+    # --- SOC stage (self-supervised, on the unlabelled photos)
+    soc_steps: int = 600
+    soc_batch_size: int = 8
+    soc_lr: float = 1e-5  # the reference's SOC learning rate (Adam, betas 0.9/0.99)
+    soc_val_every: int = 200
+
+    def with_overrides(self, overrides: dict[str, str]) -> TrainConfig:
+        """`{"steps": "100"}` -> a copy with steps=100 (types follow the field defaults)."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        values: dict[str, Any] = {}
+        for name, text in overrides.items():
+            if name not in fields:
+                raise ValueError(f"unknown setting {name!r}; known: {sorted(fields)}")
+            kind = type(getattr(self, name))
+            if kind is bool:
+                values[name] = text.lower() in ("1", "true", "yes", "on")
+            else:
+                values[name] = kind(text)
+        return dataclasses.replace(self, **values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # H100, bf16: ~150-200 samples/s at 512 (what the first try measured) -> 8000 x 16 = 128 k
+    # samples in ~12-15 min, plus validation and SOC: about 20 minutes.
+    "gpu": TrainConfig(),
+    # 2 CPU cores shared with other work: ~1.5-2 s per 256 px sample (measured), so 300 steps of 6
+    # fit in about an hour.
+    "cpu": TrainConfig(
+        run="people-cpu",
+        steps=300,
+        batch_size=6,
+        train_size=256,
+        crop_size=256,
+        source_short_side=384,
+        lr=1e-3,
+        warmup_steps=50,
+        ema_decay=0.99,
+        val_every=75,
+        val_size=320,
+        val_short_side=320,
+        workers=0,
+        threads=2,
+        chunk_minutes=0.0,
+        soc_steps=40,
+        soc_batch_size=2,
+        soc_val_every=40,
+    ),
+    # The tests: a few steps on a few photos at toy resolution.
+    "tiny": TrainConfig(
+        run="tiny",
+        steps=6,
+        batch_size=2,
+        train_size=64,
+        crop_size=64,
+        source_short_side=96,
+        lr=2e-3,
+        warmup_steps=1,
+        ema_decay=0.5,
+        val_every=3,
+        val_size=64,
+        val_short_side=64,
+        workers=0,
+        threads=2,
+        soc_steps=2,
+        soc_batch_size=1,
+        soc_val_every=2,
+    ),
+}

@@ -1,0 +1,128 @@
+"""Stage `eval`: the validation split scored for the MODNet weights, the teacher and GrabCut.
+
+MODNet runs through the service's own engine (`model.serving.ModnetEngine`: same resize rule,
+fp16 on CUDA), so the numbers are what the service delivers; photos are scored at full size.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from model.training import checkpoint
+from model.training.config import TrainConfig
+from model.training.data_sources import load_split
+from model.training.label_store import LabelStore
+from model.training.paths import Locations
+from model.training.validation import AlphaFn, ValPhoto, load_val_photos, photo_scores
+
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass
+class Row:
+    method: str
+    iou: float
+    mae: float
+    seconds_per_image: float | None  # None: not timed (the teacher's outputs are cached labels)
+
+
+def chosen_checkpoint(run_dir: Path) -> tuple[dict[str, Any], str]:
+    """The run's weights to ship: SOC's best when SOC improved on supervised, else supervised best."""
+    best = checkpoint.load(run_dir / "best.pt")
+    soc_path = run_dir / "soc_best.pt"
+    if soc_path.is_file():
+        soc = checkpoint.load(soc_path)
+        if (soc["scores"]["iou"], -soc["scores"]["mae"]) > (best["scores"]["iou"], -best["scores"]["mae"]):
+            return soc, f"SOC step {soc['step']} after supervised step {best['step']}"
+    return best, f"supervised EMA, step {best['step']}"
+
+
+def grabcut_alpha_fn() -> tuple[AlphaFn, str]:
+    """The service's GrabCut engine when it exists, else plain GrabCut from a border rectangle."""
+    try:
+        from service.engines.grabcut import GrabCutEngine
+    except ImportError:
+        import cv2
+
+        def rectangle(image: Image) -> npt.NDArray[np.float32]:
+            height, width = image.shape[:2]
+            mask = np.zeros((height, width), np.uint8)
+            rect = (max(1, width // 20), max(1, height // 20), width - width // 10, height - height // 10)
+            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+            cv2.grabCut(image, mask, rect, bgd, fgd, 5, cv2.GC_INIT_WITH_RECT)
+            return np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+
+        return rectangle, "GrabCut (border rectangle)"
+    engine = GrabCutEngine()
+    return (lambda image: engine.predict_batch([image])[0]), "GrabCut (service engine)"
+
+
+def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto], timed: bool = True) -> Row:
+    scores, seconds = [], 0.0
+    for photo in photos:
+        start = time.perf_counter()
+        alpha = alpha_fn(photo.image)
+        seconds += time.perf_counter() - start
+        scores.append(photo_scores(alpha, photo.mask))
+    iou, mae = (float(np.mean(values)) for values in zip(*scores, strict=True))
+    return Row(method, iou, mae, seconds / len(photos) if timed else None)
+
+
+def modnet_alpha_fn(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) -> tuple[AlphaFn, str]:
+    from model.serving import ModnetEngine
+    from model.training.torch_setup import new_network, pick_device
+    from model.weights import ModelInfo, load_modnet
+
+    if weights is not None:
+        net, info = load_modnet(weights)
+        label = f"MODNet {info.name}-{info.version} ({weights.name})"
+    else:
+        state, source = chosen_checkpoint(loc.run_dir(cfg.run))
+        net = new_network()
+        net.load_state_dict(state["ema"])
+        info = ModelInfo(name="modnet-people", version=f"run-{cfg.run}", sha256_prefix="checkpoint")
+        label = f"MODNet run {cfg.run} ({source})"
+    engine = ModnetEngine(net, info, device=pick_device(), inference_size=size, max_batch_size=1)
+    return (lambda image: engine.predict_batch([image])[0]), f"{label}, inference size {size}"
+
+
+def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None = None) -> list[Row]:
+    split = load_split(loc)
+    photos = load_val_photos(split.val)  # full size: what users upload
+    store = LabelStore(loc.cache_dir, loc.teacher_onnx)
+    by_key = {photo.key: photo for photo in split.val}
+
+    def teacher(image: Image, key: str) -> npt.NDArray[np.float32]:
+        return store.teacher_outputs(by_key[key], image)[0]
+
+    modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
+    grabcut_fn, grabcut_label = grabcut_alpha_fn()
+    teacher_scores = [photo_scores(teacher(p.image, p.key), p.mask) for p in photos]
+    teacher_row = Row(
+        "Teacher: RVM MobileNetV3 (GPL-3.0, not shipped)",
+        float(np.mean([s[0] for s in teacher_scores])),
+        float(np.mean([s[1] for s in teacher_scores])),
+        None,
+    )
+    return [_row(modnet_label, modnet_fn, photos), teacher_row, _row(grabcut_label, grabcut_fn, photos)]
+
+
+def markdown_table(rows: list[Row], photos: int | None = None) -> str:
+    lines = [
+        "| method | IoU@0.5 ↑ | mean abs. alpha error ↓ | s / image (this machine) |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        seconds = "—" if row.seconds_per_image is None else f"{row.seconds_per_image:.2f}"
+        lines.append(f"| {row.method} | {row.iou:.4f} | {row.mae:.4f} | {seconds} |")
+    return "\n".join(lines)
+
+
+def rows_as_dicts(rows: list[Row]) -> list[dict[str, Any]]:
+    return [asdict(row) for row in rows]

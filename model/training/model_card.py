@@ -1,0 +1,124 @@
+"""The model card written next to the exported weights (model/weights/MODEL_CARD.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class CardFacts:
+    version: str
+    weights_file: str
+    size_mb: float
+    source: str  # which checkpoint (supervised / SOC, step)
+    preset: str
+    config_lines: list[str]
+    train_command: str
+    device: str
+    steps: int
+    wall_minutes: float | None
+    table: str
+    val_photos: int
+    inference_size: int
+    full_run_owed: bool
+
+
+GPU_COMMAND = "python -m model.training all --preset gpu"
+
+SOURCES = [
+    (
+        "../shared/data/people/segmentation-remove-bg (250 photos, remove.bg masks)",
+        "labels (mask-corrected teacher), validation",
+        "no licence given (VikramShenoy97/Human-Segmentation-Dataset): training and evaluation only, "
+        "never redistributed",
+    ),
+    (
+        "../shared/data/people/unlabeled (108 photos)",
+        "teacher labels, SOC adaptation",
+        "mixed (vladmandic/human samples, MIT repo; coral test images, Apache-2.0)",
+    ),
+    (
+        "RVM MobileNetV3 (`rvm_mobilenetv3_fp32.onnx`)",
+        "teacher only: soft alpha labels",
+        "GPL-3.0: never shipped, never imported by the service; only its outputs (labels) are used",
+    ),
+    (
+        "ImageNet MobileNetV2 1.0 (`mobilenet_v2_imagenet_folded.npz`)",
+        "backbone initialisation",
+        "Apache-2.0",
+    ),
+    ("MODNet architecture", "network design", "Apache-2.0 (reference implementation)"),
+]
+
+
+def _sources_table() -> str:
+    rows = ["| what | role | licence |", "|---|---|---|"]
+    rows += [f"| {what} | {role} | {licence} |" for what, role, licence in SOURCES]
+    return "\n".join(rows)
+
+
+def render(f: CardFacts) -> str:
+    owed = (
+        "**The full GPU run is still owed.** These weights come from a short CPU run (see below); "
+        f"`{GPU_COMMAND}` on a GPU (about 20 minutes on an H100) replaces them."
+        if f.full_run_owed
+        else "These weights come from the full GPU run."
+    )
+    config = "\n".join(f"    {line}" for line in f.config_lines)
+    return f"""# MODNet people — model card
+
+`{f.weights_file}` ({f.size_mb:.1f} MB, fp16 safetensors), metadata name `modnet-people`, version
+`{f.version}`. Architecture: MODNet (Ke et al. 2020) with a MobileNetV2 backbone, `hr_channels=32`,
+the official checkpoint's key names. Loaded by `model.weights.load_modnet`; served by default when
+this file exists (`X-Engine: modnet`).
+
+{owed}
+
+## Intended use and known limits
+
+- Portrait and people photos: one or a few people, the main subject reasonably large. It is a
+  people matting model, not general salient-object segmentation: objects that are not people
+  (products, animals, a sign someone holds away from the body) are background to it.
+- Trained on about 300 photos; crowds, tiny distant people, unusual poses and hair against busy
+  backgrounds are its weak spots. Fine hair is softer than the teacher's.
+- Scored at the service's inference size ({f.inference_size} short side, reference resize rule).
+
+## Validation ({f.val_photos} held-out photos with remove.bg masks)
+
+Split: `model/training/val_split.txt`, chosen once by a hash of each photo's key and never trained
+on. IoU of alpha ≥ 0.5 and mean absolute alpha error, both against the remove.bg masks (the only
+labels not made by the teacher), photos at full size; means over photos.
+
+{f.table}
+
+## Data, teacher and licences
+
+{_sources_table()}
+
+Labels: the teacher's soft alpha within a band of 3 % of the short side around the remove.bg mask
+boundary, the mask beyond twice that, linear in between; photos without a mask use the teacher's
+alpha alone. Two photos whose masks keep large non-person objects are left out of training.
+
+## Training
+
+- Weights: {f.source}; {f.steps} supervised steps on {f.device}{
+        f", {f.wall_minutes:.0f} min wall time" if f.wall_minutes is not None else ""
+    }.
+- Recipe: backbone from the ImageNet npz (its folded BatchNorm kept frozen); MODNet's three losses
+  (semantic L2 on the blurred 1/16 matte, detail L1 in the trimap band, matte L1 + compositional);
+  backgrounds swapped for other photos' background regions, gradients, textures and clutter; flips,
+  zoomed crops and whole portraits at the service's input shape; colour jitter, blur, noise, JPEG
+  and resampling artefacts; AdamW with warm-up and cosine decay; EMA of the weights, validated
+  every few hundred steps, best kept; SOC self-supervised adaptation on the unlabelled photos,
+  kept only when it improves validation.
+- Command (preset `{f.preset}`):
+
+      {f.train_command}
+
+- Settings:
+
+{config}
+
+Reproduce the full run on a GPU: `{GPU_COMMAND}` (resumable: rerun the same command after an
+interruption). Stages: `python -m model.training --help`.
+"""

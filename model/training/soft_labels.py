@@ -1,0 +1,60 @@
+"""Combine a coarse binary mask with the teacher's soft alpha into one training label.
+
+remove.bg masks get the overall shape right (whole body, no holes, no background blobs) but are
+binary and sometimes stored at low resolution, so their edges are jagged. The teacher is soft and
+detailed at edges (hair) but can miss limbs or pick up background people. So: trust the mask far
+from its boundary, the teacher within a band around it, and blend linearly in between so the label
+has no seam where the two sources meet.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+# Band half-width as a fraction of the image's short side (with a floor in pixels). Chosen by
+# inspecting labels of the masked photos: 3 % covers hair and the jaggies of upscaled masks without
+# letting the teacher's background mistakes (extra people, objects) through.
+BAND_FRACTION = 0.03
+MIN_BAND_PX = 3
+
+
+def band_width(height: int, width: int) -> int:
+    return max(MIN_BAND_PX, round(BAND_FRACTION * min(height, width)))
+
+
+def distance_to_boundary(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
+    """Euclidean distance (px) from every pixel to the other side of the mask's boundary."""
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+    return np.where(mask, inside, outside).astype(np.float32)
+
+
+def combine_mask_and_teacher(
+    mask: npt.NDArray[np.bool_], teacher_alpha: npt.NDArray[np.float32], band_px: int | None = None
+) -> npt.NDArray[np.float32]:
+    """Label = teacher within `band_px` of the mask boundary, mask beyond `2 * band_px`, linear in
+    between. Both inputs H x W; returns float32 in 0..1."""
+    if mask.shape != teacher_alpha.shape:
+        raise ValueError(f"mask {mask.shape} and teacher {teacher_alpha.shape} differ in size")
+    band = band_px if band_px is not None else band_width(*mask.shape)
+    trust_mask = np.clip(distance_to_boundary(mask) / band - 1.0, 0.0, 1.0)
+    label = trust_mask * mask.astype(np.float32) + (1.0 - trust_mask) * teacher_alpha
+    return np.clip(label, 0.0, 1.0).astype(np.float32)
+
+
+# A remove.bg mask sometimes keeps a non-person object (a star-shaped sign, a tree trunk with a
+# blanket). Photos where the mask claims more than this share of its area, far from the boundary,
+# that the teacher calls clear background (< 0.1) are left out of training: 2 of 250 photos.
+MAX_MASK_ONLY_FRACTION = 0.15
+
+
+def mask_only_fraction(
+    mask: npt.NDArray[np.bool_], teacher_alpha: npt.NDArray[np.float32], band_px: int | None = None
+) -> float:
+    """Share of the mask's area, beyond the blending band, that the teacher calls background."""
+    band = band_px if band_px is not None else band_width(*mask.shape)
+    far = distance_to_boundary(mask) >= 2 * band
+    claimed = np.count_nonzero(far & mask & (teacher_alpha < 0.1))
+    return claimed / max(1, int(np.count_nonzero(mask)))

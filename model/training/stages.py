@@ -1,0 +1,85 @@
+"""What each CLI stage does, as functions returning an exit status. Imports are local so that
+`--help` and the cheap stages do not load torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.training.config import TrainConfig
+from model.training.paths import Locations
+
+
+def labels(loc: Locations) -> int:
+    from model.training.make_labels import make_labels
+
+    stats = make_labels(loc.people_dir, loc.cache_dir, loc.teacher_onnx)
+    print(f"labelled {stats.photos} photos ({stats.masked} with masks) in {stats.seconds:.0f} s")
+    for key, fraction in stats.excluded:
+        print(f"  not trained on: {key} (mask keeps {fraction:.0%} non-person area)")
+    return 0
+
+
+def split(loc: Locations, size: int) -> int:
+    from model.training.photos import list_photos
+    from model.training.split import choose_val_split, write_val_split
+
+    keys = choose_val_split(list_photos(loc.people_dir), size)
+    write_val_split(loc.val_split, keys)
+    print(f"wrote {len(keys)} validation keys to {loc.val_split}")
+    return 0
+
+
+def train(cfg: TrainConfig, loc: Locations) -> int:
+    from model.training.train_supervised import train_supervised
+
+    outcome = train_supervised(cfg, loc)
+    best = f"IoU {outcome.best.iou:.4f} at step {outcome.best_step}" if outcome.best else "none yet"
+    state = "finished" if outcome.finished else "paused (run again to resume)"
+    print(f"train: step {outcome.step}/{outcome.total_steps} {state} in {outcome.seconds:.0f} s; best {best}")
+    return 0
+
+
+def soc(cfg: TrainConfig, loc: Locations) -> int:
+    from model.training.soc import adapt
+
+    outcome = adapt(cfg, loc)
+    print(
+        f"soc: step {outcome.step}/{cfg.soc_steps} in {outcome.seconds:.0f} s; "
+        f"IoU before {outcome.before.iou:.4f}, best after {outcome.best.iou:.4f} "
+        f"-> ship {'SOC' if outcome.kept else 'supervised'} weights"
+    )
+    return 0
+
+
+def evaluate(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) -> int:
+    from model.training.evaluate import evaluate_all, markdown_table
+
+    table = evaluate_all(cfg, loc, size, weights)
+    print(markdown_table(table))
+    return 0
+
+
+def export(
+    cfg: TrainConfig, loc: Locations, size: int, version: str | None, force: bool, out: Path | None
+) -> int:
+    from model.training.export import export_weights
+
+    return export_weights(cfg, loc, size, version, force, out)
+
+
+def run_all(cfg: TrainConfig, loc: Locations, size: int, force: bool) -> int:
+    """The whole pipeline. Each step resumes or skips what is already done, so after an
+    interruption the same command continues."""
+    from model.training.split import read_val_split
+
+    if not loc.val_split.is_file() or not read_val_split(loc.val_split):
+        split(loc, 40)
+    labels(loc)
+    from model.training.train_supervised import train_supervised
+
+    outcome = train_supervised(cfg, loc)
+    if not outcome.finished:
+        print(f"train: paused at step {outcome.step}/{outcome.total_steps}; run the same command again")
+        return 0
+    soc(cfg, loc)
+    return export(cfg, loc, size, None, force, None)

@@ -1,0 +1,193 @@
+"""Stage `train`: supervised MODNet training on teacher+mask labels, resumable in chunks.
+
+Each validation scores the EMA weights on the validation split and keeps the best as best.pt;
+last.pt is written at every validation and when a chunk's time is up, and a new invocation with
+the same run name continues from it (same step count, same future batches).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from model.backbone_init import load_imagenet_backbone
+from model.training import checkpoint
+from model.training.config import TrainConfig
+from model.training.data_sources import labelled_training_photos, load_split
+from model.training.ema import ModelEma
+from model.training.inference import predict_alpha
+from model.training.losses import SupervisedLoss, supervised_loss
+from model.training.paths import Locations
+from model.training.torch_setup import (
+    autocast,
+    configure_threads,
+    lr_at,
+    new_network,
+    normalise,
+    param_groups,
+    pick_device,
+    set_lr,
+    set_train_mode,
+)
+from model.training.training_data import AugmentedPhotos, BatchPlan, to_source
+from model.training.validation import Scores, ValPhoto, load_val_photos, score
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainOutcome:
+    step: int
+    total_steps: int  # the run's own setting (a resumed run keeps the one it started with)
+    finished: bool  # reached cfg.steps (False: the chunk's time ran out first)
+    best: Scores | None
+    best_step: int
+    seconds: float
+
+
+def supervised_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images_u8: torch.Tensor,
+    alpha: torch.Tensor,
+    grad_clip: float,
+) -> SupervisedLoss:
+    """One optimisation step on a batch (uint8 images [B,3,H,W], alpha [B,1,H,W] in 0..1)."""
+    device = next(net.parameters()).device
+    images = normalise(images_u8.to(device, non_blocking=True))
+    alpha = alpha.to(device, non_blocking=True)
+    with autocast(device):
+        pred_semantic, pred_detail, pred_matte = net(images, False)
+    assert pred_semantic is not None and pred_detail is not None
+    losses = supervised_loss(images, pred_semantic, pred_detail, pred_matte, alpha)
+    optimizer.zero_grad(set_to_none=True)
+    losses.total.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    optimizer.step()
+    return losses
+
+
+def validate(net: torch.nn.Module, photos: list[ValPhoto], size: int) -> Scores:
+    return score(lambda image: predict_alpha(net, image, size), photos)
+
+
+def append_log(run_dir: Path, record: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "log.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+RUNTIME_SETTINGS = ("workers", "threads", "chunk_minutes")  # may change between chunks
+
+
+def resumed_config(stored: dict[str, Any], requested: TrainConfig, log: Log) -> TrainConfig:
+    """A resumed run keeps the settings it started with (changing them mid-run would make the
+    result depend on where the chunks were cut), except the ones that only affect speed."""
+    runtime = {name: getattr(requested, name) for name in RUNTIME_SETTINGS}
+    cfg = TrainConfig(**{**stored, **runtime})
+    if cfg != requested:
+        log(
+            f"resuming run {cfg.run!r} with the settings it started with (only {RUNTIME_SETTINGS} may change)"
+        )
+    return cfg
+
+
+def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> TrainOutcome:
+    started = time.perf_counter()
+    configure_threads(cfg.threads)
+    device = pick_device()
+    run_dir = loc.run_dir(cfg.run)
+    state = checkpoint.load(run_dir / "last.pt") if (run_dir / "last.pt").is_file() else None
+    if state is not None:
+        cfg = resumed_config(state["config"], cfg, log)
+    split = load_split(loc)
+    sources = [to_source(item, cfg.source_short_side) for item in labelled_training_photos(loc, split)]
+    val_photos = load_val_photos(split.val, cfg.val_short_side)
+
+    net = new_network()
+    if state is None:
+        load_imagenet_backbone(net, loc.backbone_npz)
+    else:
+        net.load_state_dict(state["model"])
+    net.to(device)
+    ema = ModelEma(net, cfg.ema_decay)
+    optimizer = torch.optim.AdamW(param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    step, best, best_step = 0, None, 0
+    if state is not None:
+        ema.module.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, best_step = int(state["step"]), int(state["best_step"])
+        best = Scores(**state["best"]) if state["best"] else None
+        log(f"resumed at step {step} (best IoU so far {best.iou if best else float('nan'):.4f})")
+    ema.module.to(device)
+
+    def save_last() -> None:
+        checkpoint.save(
+            run_dir / "last.pt",
+            {
+                "step": step,
+                "model": net.state_dict(),
+                "ema": ema.module.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "best": None if best is None else vars(best),
+                "best_step": best_step,
+                "config": cfg.as_dict(),
+                "device": str(device),
+            },
+        )
+
+    plan = BatchPlan(
+        sources, cfg.batch_size, cfg.train_size, cfg.crop_size, cfg.whole_fraction, cfg.seed, step, cfg.steps
+    )
+    loader = DataLoader(
+        AugmentedPhotos(sources, cfg.seed),
+        batch_sampler=plan,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if cfg.workers else None,
+    )
+    deadline = started + cfg.chunk_minutes * 60 if cfg.chunk_minutes > 0 else float("inf")
+    set_train_mode(net, cfg.freeze_backbone_bn)
+    window: list[float] = []
+    for images_u8, alpha in loader:
+        set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
+        losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip)
+        step += 1
+        ema.update(net, step)
+        window.append(float(losses.total.detach()))
+        if step % 10 == 0 or step == cfg.steps:
+            record = {
+                "stage": "train",
+                "step": step,
+                "loss": sum(window) / len(window),
+                "semantic": float(losses.semantic.detach()),
+                "detail": float(losses.detail.detach()),
+                "matte": float(losses.matte.detach()),
+                "shape": list(images_u8.shape),
+                "elapsed_s": round(time.perf_counter() - started, 1),
+            }
+            append_log(run_dir, record)
+            log(json.dumps(record))
+            window.clear()
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            scores = validate(ema.module, val_photos, cfg.val_size)
+            append_log(run_dir, {"stage": "val", "step": step, "iou": scores.iou, "mae": scores.mae})
+            log(f"step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f}")
+            if scores.better_than(best):
+                best, best_step = scores, step
+                best_state = {"step": step, "ema": ema.module.state_dict(), "scores": vars(scores)}
+                checkpoint.save(run_dir / "best.pt", {**best_state, "config": cfg.as_dict()})
+            save_last()
+        if time.perf_counter() > deadline:
+            save_last()
+            log(f"chunk time is up at step {step}; run the same command again to continue")
+            break
+    seconds = time.perf_counter() - started
+    return TrainOutcome(step, cfg.steps, step >= cfg.steps, best, best_step, seconds)

@@ -1,0 +1,66 @@
+"""Augmentation and batch planning: shapes, determinism, compositing, validation split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from model.training.augment import AugmentConfig, Source, augment, composite
+from model.training.photos import Photo
+from model.training.split import choose_val_split
+from model.training.training_data import AugmentedPhotos, BatchPlan
+
+
+def synthetic_source(height: int = 120, width: int = 90, seed: int = 0) -> Source:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    alpha = np.zeros((height, width), np.uint8)
+    alpha[30:110, 25:65] = 255
+    return Source(image, alpha, image.copy(), (height * 4, width * 4))
+
+
+def test_composite_keeps_the_person_and_replaces_the_background() -> None:
+    fg = np.full((4, 4, 3), 200, np.uint8)
+    bg = np.full((4, 4, 3), 10, np.uint8)
+    alpha = np.zeros((4, 4), np.float32)
+    alpha[:, :2] = 1.0
+    alpha[0, 2] = 0.5
+    out = composite(fg, fg, alpha, bg)
+    assert np.all(out[:, :2] == 200) and np.all(out[1:, 3] == 10) and np.all(out[0, 2] == 105)
+
+
+def test_augment_is_deterministic_per_seed_and_keeps_label_in_range() -> None:
+    sources = [synthetic_source(seed=s) for s in range(3)]
+    cfg = AugmentConfig()
+    for whole in (True, False):
+        first = augment(np.random.default_rng(7), sources, 1, 64, 96, whole, cfg)
+        again = augment(np.random.default_rng(7), sources, 1, 64, 96, whole, cfg)
+        assert first[0].shape == (64, 96, 3) and first[0].dtype == np.uint8
+        assert first[1].shape == (64, 96) and first[1].min() >= 0.0 and first[1].max() <= 1.0
+        assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+        assert first[1].max() > 0.5  # the person is in view
+
+
+def test_batch_plan_is_a_pure_function_of_the_step() -> None:
+    sources = [synthetic_source(seed=s) for s in range(4)]
+    plan = BatchPlan(sources, 3, 96, 48, 0.5, seed=1, start_step=0, end_step=20)
+    resumed = BatchPlan(sources, 3, 96, 48, 0.5, seed=1, start_step=10, end_step=20)
+    assert list(plan)[10:] == list(resumed)
+    shapes = {(k.height, k.width, k.whole) for batch in plan for k in batch}
+    assert (48, 48, False) in shapes  # square crops
+    # Whole portraits use the service's input shape for the (4x larger) original: 3:4 portrait.
+    assert (128, 96, True) in shapes
+    dataset = AugmentedPhotos(sources, seed=1)
+    image, alpha = dataset[next(iter(plan))[0]]
+    assert image.dtype.is_floating_point is False and image.shape[0] == 3 and alpha.shape[0] == 1
+
+
+def test_val_split_is_deterministic_and_masked_only(tmp_path: Path) -> None:
+    photos = [
+        Photo(f"f/{i}", tmp_path / f"{i}.jpg", tmp_path / f"{i}.png" if i % 3 else None) for i in range(90)
+    ]
+    chosen = choose_val_split(photos, 30)
+    assert len(chosen) == 30 and chosen == choose_val_split(list(reversed(photos)), 30)
+    masked = {p.key for p in photos if p.mask_path is not None}
+    assert set(chosen) <= masked

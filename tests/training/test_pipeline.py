@@ -1,0 +1,86 @@
+"""The pipeline end to end at toy scale on a few real photos (CPU): labels, training that lowers
+the loss, resuming, SOC, export that loads back. The tiny preset keeps it to seconds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.backbone_init import load_imagenet_backbone
+from model.training.config import PRESETS
+from model.training.data_sources import labelled_training_photos, load_split
+from model.training.export import MAX_BYTES, export_weights
+from model.training.paths import Locations
+from model.training.soc import adapt
+from model.training.torch_setup import new_network, param_groups, set_train_mode
+from model.training.train_supervised import supervised_step, train_supervised
+from model.training.training_data import AugmentedPhotos, BatchPlan, to_source
+from model.weights import load_modnet, read_state_dict
+
+TINY = PRESETS["tiny"].with_overrides(
+    {"steps": "4", "val_every": "2", "soc_steps": "2", "soc_val_every": "1"}
+)
+
+
+def test_validation_photos_are_never_training_photos(mini_people: Locations) -> None:
+    split = load_split(mini_people)
+    items = labelled_training_photos(mini_people, split, log=False)
+    trained = {item.photo.key for item in items}
+    assert trained and not trained & {photo.key for photo in split.val}
+    assert any(item.mask is None for item in items)  # unlabelled photos train on teacher labels
+
+
+def test_loss_decreases_on_a_fixed_batch(mini_people: Locations) -> None:
+    items = labelled_training_photos(mini_people, load_split(mini_people), log=False)
+    sources = [to_source(item, 96) for item in items]
+    keys = BatchPlan(sources, 4, 64, 64, 0.0, seed=0, start_step=0, end_step=1).plan(0)
+    samples = [AugmentedPhotos(sources, seed=0)[key] for key in keys]
+    images = torch.stack([image for image, _ in samples])
+    alpha = torch.stack([a for _, a in samples])
+    torch.manual_seed(0)
+    net = new_network()
+    load_imagenet_backbone(net, mini_people.backbone_npz)
+    set_train_mode(net, freeze_backbone_bn=True)
+    optimizer = torch.optim.AdamW(param_groups(net, 0.0), lr=2e-3)
+    losses = [supervised_step(net, optimizer, images, alpha, 5.0).total.item() for _ in range(12)]
+    assert min(losses[-3:]) < 0.7 * losses[0], losses
+
+
+def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None:
+    loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
+    run_dir = loc.run_dir(TINY.run)
+
+    # A chunk whose time is up at once stops after one step and leaves a resumable checkpoint.
+    first = train_supervised(TINY.with_overrides({"chunk_minutes": "1e-9"}), loc, log=lambda _: None)
+    assert (first.step, first.finished) == (1, False)
+    second = train_supervised(TINY, loc, log=lambda _: None)
+    assert (second.step, second.finished) == (TINY.steps, True)
+    assert torch.load(run_dir / "last.pt", weights_only=True)["step"] == TINY.steps
+    validated = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in validated if r["stage"] == "val"] == [2, 4]  # none at the chunk cut
+    assert second.best is not None and (run_dir / "best.pt").is_file()
+
+    soc = adapt(TINY, loc, log=lambda _: None)
+    assert soc.step == TINY.soc_steps
+
+    out = tmp_path / "weights" / "modnet_people.safetensors"
+    assert export_weights(TINY, loc, 64, "test-1", force=True, out=out) == 0
+    assert 0 < out.stat().st_size < MAX_BYTES
+    _, info = load_modnet(out)
+    assert (info.name, info.version) == ("modnet-people", "test-1")
+    state, _ = read_state_dict(out)
+    assert all(t.dtype == torch.float16 for t in state.values() if t.is_floating_point())
+    card = (out.parent / "MODEL_CARD.md").read_text()
+    assert "| method |" in card and "GPL-3.0" in card and "full GPU run is still owed" in card
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["all", "--help"]])
+def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from model.training.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
