@@ -34,5 +34,12 @@ test: install lint typecheck
 bench: install
 	$(PY) -m bench.run
 
+# The full training pipeline (labels, supervised, SOC, evaluation, guarded export); meant for a GPU.
+train: install
+	$(PY) -m model.training all --preset gpu
+
+soak: install
+	$(PY) -m bench.soak
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
