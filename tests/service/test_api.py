@@ -378,3 +378,17 @@ async def test_deadline_covers_encoding_too(monkeypatch: pytest.MonkeyPatch) -> 
         elapsed = time.monotonic() - started
     assert r.status_code == 503 and r.json()["error"]["code"] == "timeout"
     assert elapsed < 0.9  # answered at the deadline, not after the slow encode
+
+
+async def test_cors_is_off_by_default_and_on_when_configured() -> None:
+    preflight = {"origin": "https://app.example", "access-control-request-method": "POST"}
+    async with running_app(engines=fakes()) as client:
+        off = await client.options("/remove-background", headers=preflight)
+    async with running_app(make_settings(cors_origins=["https://app.example"]), fakes()) as client:
+        on = await client.options("/remove-background", headers=preflight)
+        other = await client.options(
+            "/remove-background", headers={**preflight, "origin": "https://evil.example"}
+        )
+    assert "access-control-allow-origin" not in off.headers
+    assert on.status_code == 200 and on.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in other.headers
