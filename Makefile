@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck bench soak train clean
+.PHONY: install run test lint typecheck bench soak train train-cpu clean
 
 # torch is installed first and pinned so that pip takes the local CPU build (2.13.0) instead of
 # resolving an unpinned torch to the multi-GB CUDA wheels.
@@ -37,6 +37,11 @@ bench: install
 # The full training pipeline (labels, supervised, SOC, evaluation, guarded export); meant for a GPU.
 train: install
 	$(PY) -m model.training all --preset gpu
+
+# The CPU recipe the shipped weights come from (about 2 hours on 2 cores; resumable: run it again).
+train-cpu: install
+	$(PY) -m model.training train --preset cpu
+	$(PY) -m model.training all --preset cpu-long
 
 soak: install
 	$(PY) -m bench.soak

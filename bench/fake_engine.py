@@ -84,10 +84,10 @@ class FakeBenchEngine:
 
 
 def create_fake_engine(
-    *, weights_path: Path, device: str, inference_size: int, max_batch_size: int
+    *, weights_path: Path, device: str, inference_size: int, max_batch_size: int, cpu_precision: str
 ) -> FakeBenchEngine:
     """The factory signature the service's loader calls; `weights_path` only has to exist."""
-    del weights_path, device, inference_size
+    del weights_path, device, inference_size, cpu_precision
     return FakeBenchEngine(
         batch_s=float(os.environ.get(BATCH_MS_ENV, "0")) / 1000.0,
         item_s=float(os.environ.get(ITEM_MS_ENV, "0")) / 1000.0,

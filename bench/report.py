@@ -80,7 +80,9 @@ def render(results: dict[str, Any]) -> str:
         config = results["config"]
         parts += [
             "",
-            f"End-to-end HTTP ({config['engine']} engine, {config['image_size']} JPEGs, "
+            f"End-to-end HTTP ({config['engine']} engine"
+            + (f", {config['weights']}" if config.get("weights") else "")
+            + f", {config['image_size']} JPEGs, "
             f"{results['images']}):",
             "",
             http_table(http["cells"]),

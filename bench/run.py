@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import hardware, http_bench, report
 from bench.images import request_jpegs, source_of_images
+from bench.server import modnet_weights_label
 
 
 def _ints(text: str) -> list[int]:
@@ -78,6 +79,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         "quick": quick,
         "device": device,
         "engine": args.engine,
+        "weights": modnet_weights_label() if args.engine == "modnet" else None,
         "image_size": f"{width}x{height}",
         "width": width,
         "height": height,

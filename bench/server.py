@@ -1,5 +1,6 @@
 """Runs `python -m service` as a real uvicorn process on 127.0.0.1 (a free port) for load tools and
-tests, with the engine chosen per run: the fake (tunable latency), random-weight MODNet, or GrabCut.
+tests, with the engine chosen per run: the fake (tunable latency), MODNet (the shipped weights, or
+random weights where the repo has none), or GrabCut.
 
 The process is always stopped: SIGTERM (uvicorn's graceful shutdown and the service's drain), then
 SIGKILL if it has not exited in time.
@@ -28,6 +29,14 @@ from bench.fake_engine import FACTORY as FAKE_FACTORY
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 EngineKind = Literal["fake", "modnet", "grabcut"]
+SHIPPED_WEIGHTS = REPO / "model" / "weights" / "modnet_people.safetensors"
+
+
+def modnet_weights_label() -> str:
+    """Which weights `--engine modnet` serves: they set the inference size, hence the speed."""
+    if SHIPPED_WEIGHTS.is_file():
+        return "shipped weights, inference size from their metadata"
+    return "random weights, inference size 512"
 
 
 class ServerError(RuntimeError):
@@ -68,7 +77,9 @@ def engine_settings(engine: EngineKind, workdir: Path) -> dict[str, str]:
         placeholder.write_bytes(b"fake engine: no weights")
         return {"weights_path": str(placeholder), "modnet_factory": FAKE_FACTORY, "require_modnet": "true"}
     if engine == "modnet":
-        return {"weights_path": str(random_modnet_weights(workdir)), "require_modnet": "true"}
+        # What `make run` serves; random weights (same speed at the same size) where there are none.
+        weights = SHIPPED_WEIGHTS if SHIPPED_WEIGHTS.is_file() else random_modnet_weights(workdir)
+        return {"weights_path": str(weights), "require_modnet": "true"}
     return {"weights_path": str(workdir / "absent.safetensors")}  # no weights: GrabCut only
 
 

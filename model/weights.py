@@ -47,6 +47,12 @@ class ModelInfo:
     name: str
     version: str
     sha256_prefix: str
+    # The short side the weights were trained and validated for (safetensors metadata
+    # "inference_size"); None for files that do not say (official checkpoints: 512).
+    inference_size: int | None = None
+    # (lo, hi): the network's output levels for sure background and sure foreground (metadata
+    # "alpha_levels", fitted at export), stretched to exact 0 and 1; None: use the output as is.
+    alpha_levels: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -74,9 +80,11 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], ModelInfo]:
         if missing:
             raise WeightsError(f"{path}: safetensors metadata lacks {missing} (has {sorted(metadata)})")
         name, version = metadata["name"], metadata["version"]
+        inference_size = _inference_size(path, metadata.get("inference_size"))
+        levels = _alpha_levels(path, metadata.get("alpha_levels"))
     elif suffix in CHECKPOINT_SUFFIXES:
         state = _read_checkpoint(path)
-        name, version = path.stem, "official"
+        name, version, inference_size, levels = path.stem, "official", None, None
     else:
         raise WeightsError(
             f"{path}: unsupported weights format {suffix!r}; "
@@ -84,7 +92,28 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], ModelInfo]:
         )
     state = _with_backbone_alias(_strip_prefix(state))
     _check_finite(path, state)
-    return state, ModelInfo(name=name, version=version, sha256_prefix=file_sha256_prefix(path))
+    prefix = file_sha256_prefix(path)
+    return state, ModelInfo(name, version, prefix, inference_size, levels)
+
+
+def _alpha_levels(path: Path, text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(part) for part in text.split(","))
+    except ValueError:
+        lo, hi = 1.0, 0.0  # reported below
+    if not 0.0 <= lo < hi <= 1.0:
+        raise WeightsError(f"{path}: metadata alpha_levels {text!r} is not 'lo,hi' with 0 <= lo < hi <= 1")
+    return lo, hi
+
+
+def _inference_size(path: Path, text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or not 32 <= int(text) <= 2048:
+        raise WeightsError(f"{path}: metadata inference_size {text!r} is not a size from 32 to 2048")
+    return int(text)
 
 
 def load_weights(net: nn.Module, path: Path) -> ModelInfo:

@@ -31,7 +31,18 @@ class Settings(BaseSettings):
         description="Dotted path of the MODNet engine factory (keeps torch out of the service package).",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present.")
-    inference_size: int = Field(512, ge=64, le=2048, description="MODNet short side, rounded to 32.")
+    inference_size: int = Field(
+        0,
+        ge=0,
+        le=2048,
+        description="MODNet short side, rounded to 32; 0 = the size the weights were trained for "
+        "(their metadata), else 512.",
+    )
+    cpu_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="MODNet arithmetic on CPU (CUDA is always fp16): auto = bf16 where the CPU has it "
+        "natively (AVX512-BF16/AMX), else fp32.",
+    )
     warmup: bool = Field(True, description="Run each engine once before reporting ready.")
     require_modnet: bool = Field(
         False, description="Stay unready (instead of serving GrabCut only) when MODNet cannot be loaded."
@@ -72,6 +83,13 @@ class Settings(BaseSettings):
         # Env values are plain strings ("k1,k2"); Python callers may pass lists.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("inference_size")
+    @classmethod
+    def _zero_or_a_real_size(cls, value: int) -> int:
+        if 0 < value < 64:
+            raise ValueError("inference_size must be 0 (the weights' own) or at least 64")
         return value
 
     @model_validator(mode="after")

@@ -49,6 +49,12 @@ def _add_common(parser: argparse.ArgumentParser, with_config: bool = True) -> No
         )
 
 
+SIZE_HELP = (
+    "MODNet inference short side to score (and ship) the weights at; "
+    "default: the run's train_size, the shape its whole-portrait batches had"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model.training", description=__doc__)
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -69,18 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="IoU / MAE table on the validation split: MODNet, teacher, GrabCut")
     _add_common(p)
     p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
-    p.add_argument("--size", type=int, default=512, help="MODNet inference short side (service default)")
+    p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
 
     p = sub.add_parser("export", help="fp16 safetensors + model card into model/weights/")
     _add_common(p)
-    p.add_argument("--size", type=int, default=512, help="MODNet inference short side for the card's table")
+    p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
     p.add_argument("--version", help="metadata version (default: date and run name)")
     p.add_argument("--force", action="store_true", help="export even if MODNet does not beat GrabCut")
     p.add_argument("--out", type=Path, help="weights path (default model/weights/modnet_people.safetensors)")
 
     p = sub.add_parser("all", help="labels, train, soc, eval, export in one go (resumable)")
     _add_common(p)
-    p.add_argument("--size", type=int, default=512, help="MODNet inference short side for evaluation")
+    p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
     p.add_argument("--force", action="store_true", help="export even if MODNet does not beat GrabCut")
     return parser
 

@@ -17,6 +17,9 @@ from typing import Any
 class TrainConfig:
     run: str = "people"  # runs/<run>/ holds checkpoints and logs
     seed: int = 0
+    # Start from runs/<continue_from>/last.pt (weights, EMA, optimizer, step) under this run's own
+    # settings: a second phase at another resolution or length, recorded as such (empty: from ImageNet).
+    continue_from: str = ""
     # --- supervised stage
     steps: int = 8000
     batch_size: int = 16
@@ -61,6 +64,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# Settings only the SOC stage reads: they may differ between the supervised and SOC commands.
+SOC_SETTINGS = ("soc_steps", "soc_batch_size", "soc_lr", "soc_val_every")
+
 PRESETS: dict[str, TrainConfig] = {
     # H100, bf16: ~150-200 samples/s at 512 (what the first try measured) -> 8000 x 16 = 128 k
     # samples in ~12-15 min, plus validation and SOC: about 20 minutes.
@@ -84,6 +90,29 @@ PRESETS: dict[str, TrainConfig] = {
         threads=2,
         chunk_minutes=0.0,
         soc_steps=40,
+        soc_batch_size=2,
+        soc_val_every=40,
+    ),
+    # Phase two of the CPU recipe (what the shipped CPU weights come from): `cpu`'s last checkpoint,
+    # 350 more steps at 320 px (256 px capped the result: 0.70 IoU at step 300), validated at 512,
+    # then 240 SOC steps. `cpu` then `cpu-long` take about 1 h 50 min on 2 cores.
+    "cpu-long": TrainConfig(
+        run="people-cpu-long",
+        continue_from="people-cpu",
+        steps=650,
+        batch_size=6,
+        train_size=320,
+        crop_size=320,
+        source_short_side=448,
+        lr=1e-3,
+        warmup_steps=50,
+        ema_decay=0.99,
+        val_every=70,
+        val_size=512,
+        val_short_side=512,
+        workers=0,
+        threads=2,
+        soc_steps=240,
         soc_batch_size=2,
         soc_val_every=40,
     ),

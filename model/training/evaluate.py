@@ -75,20 +75,28 @@ def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto], timed: bool = T
 
 
 def modnet_alpha_fn(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) -> tuple[AlphaFn, str]:
-    from model.serving import ModnetEngine
+    from model.serving import DEFAULT_INFERENCE_SIZE, ModnetEngine
     from model.training.torch_setup import new_network, pick_device
+    from model.training.train_supervised import run_settings
     from model.weights import ModelInfo, load_modnet
 
     if weights is not None:
         net, info = load_modnet(weights)
+        size = size or info.inference_size or DEFAULT_INFERENCE_SIZE
         label = f"MODNet {info.name}-{info.version} ({weights.name})"
     else:
-        state, source = chosen_checkpoint(loc.run_dir(cfg.run))
+        run_dir = loc.run_dir(cfg.run)
+        state, source = chosen_checkpoint(run_dir)
+        size = size or run_settings(checkpoint.load(run_dir / "best.pt").get("config"), cfg).train_size
         net = new_network()
         net.load_state_dict(state["ema"])
         info = ModelInfo(name="modnet-people", version=f"run-{cfg.run}", sha256_prefix="checkpoint")
         label = f"MODNet run {cfg.run} ({source})"
-    engine = ModnetEngine(net, info, device=pick_device(), inference_size=size, max_batch_size=1)
+    device = pick_device()
+    levels = info.alpha_levels  # the stretch the service applies (None for a run checkpoint)
+    engine = ModnetEngine(
+        net, info, device=device, inference_size=size, max_batch_size=1, alpha_levels=levels
+    )
     return (lambda image: engine.predict_batch([image])[0]), f"{label}, inference size {size}"
 
 
@@ -111,6 +119,16 @@ def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | No
         None,
     )
     return [_row(modnet_label, modnet_fn, photos), teacher_row, _row(grabcut_label, grabcut_fn, photos)]
+
+
+def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]) -> list[Row]:
+    """The same weights scored at several inference sizes: the evidence for the size they ship with."""
+    photos = load_val_photos(load_split(loc).val)
+    rows = []
+    for size in sizes:
+        alpha_fn, label = modnet_alpha_fn(cfg, loc, size, weights)
+        rows.append(_row(label, alpha_fn, photos))
+    return rows
 
 
 def markdown_table(rows: list[Row], photos: int | None = None) -> str:

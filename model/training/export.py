@@ -7,20 +7,36 @@ when MODNet beats GrabCut on the validation split (or with --force) and is under
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime
+import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+from model.modnet import MODNet
 from model.training import checkpoint
-from model.training.config import PRESETS, TrainConfig
-from model.training.evaluate import chosen_checkpoint, evaluate_all, markdown_table
+from model.training.calibrate import fit_alpha_levels
+from model.training.config import PRESETS, SOC_SETTINGS, TrainConfig
+from model.training.data_sources import labelled_training_photos, load_split
+from model.training.evaluate import chosen_checkpoint, evaluate_all, markdown_table, size_sweep
 from model.training.model_card import CardFacts, render
 from model.training.paths import SHIPPED_WEIGHTS, Locations
-from model.training.torch_setup import new_network
-from model.weights import load_modnet, save_safetensors
+from model.training.split import read_val_split
+from model.training.torch_setup import new_network, pick_device
+from model.weights import ModelInfo, load_modnet, save_safetensors
 
 MAX_BYTES = 16 * 1024 * 1024
+SWEEP_FACTORS = (0.8, 1.0, 1.2, 1.6)  # inference sizes the card compares, relative to the shipped one
+
+
+def sweep_sizes(size: int) -> list[int]:
+    """320 -> [256, 320, 384, 512]: nearby multiples of 32 (the network's stride)."""
+    return sorted({max(32, round(size * factor / 32) * 32) for factor in SWEEP_FACTORS})
+
+
 RUNTIME = ("workers", "threads", "chunk_minutes", "run")
 
 
@@ -34,6 +50,68 @@ def closest_preset(cfg: TrainConfig) -> tuple[str, list[str]]:
 
     name = min(PRESETS, key=lambda n: len(overrides(n)))
     return name, overrides(name)
+
+
+def run_config(run_dir: Path, last: dict[str, Any]) -> TrainConfig:
+    """The supervised settings stored with the run, with the SOC settings its SOC stage ran with."""
+    cfg = TrainConfig(**last["config"])
+    soc_last = run_dir / "soc_last.pt"
+    soc_config = checkpoint.load(soc_last).get("config") if soc_last.is_file() else None
+    if soc_config:
+        cfg = dataclasses.replace(cfg, **{k: soc_config[k] for k in SOC_SETTINGS})
+    return cfg
+
+
+def reproduce_commands(cfg: TrainConfig, loc: Locations) -> list[str]:
+    """The commands that rebuild this run: its phase-one run's first when it continued one."""
+    earlier: list[str] = []
+    if cfg.continue_from:
+        source = checkpoint.load(loc.run_dir(cfg.continue_from) / "last.pt")
+        earlier = [
+            reproduce_commands(TrainConfig(**source["config"]), loc)[-1].replace(" all ", " train ", 1)
+        ]
+    preset, overrides = closest_preset(cfg)
+    command = " ".join(
+        ["python -m model.training all", f"--preset {preset}"]
+        + ([f"--run {cfg.run}"] if cfg.run != PRESETS[preset].run else [])
+        + [f"--set {item}" for item in overrides]
+    )
+    return [*earlier, command]
+
+
+def write_checksums(directory: Path) -> None:
+    """SHA256SUMS for the image build's check (deploy/scripts/verify_weights.sh), in sha256sum's
+    format. Rewritten on every export: safetensors' metadata order varies, so the bytes do too."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
+        for path in sorted(directory.glob("*.safetensors"))
+    ]
+    (directory / "SHA256SUMS").write_text("".join(lines))
+
+
+def soc_effect(run_dir: Path) -> str:
+    """What SOC did to the training-time validation score (the evidence for keeping it)."""
+    before = checkpoint.load(run_dir / "best.pt")["scores"]
+    soc_best = run_dir / "soc_best.pt"
+    if not soc_best.is_file():
+        return f"SOC did not improve on validation IoU {before['iou']:.4f}: not kept"
+    after = checkpoint.load(soc_best)["scores"]
+    return (
+        f"SOC raised validation IoU {before['iou']:.4f} → {after['iou']:.4f} "
+        f"(MAE {before['mae']:.4f} → {after['mae']:.4f}): kept"
+    )
+
+
+def fitted_levels(net: MODNet, loc: Locations, size: int) -> tuple[float, float]:
+    """`model.training.calibrate` on the training photos with masks, through the serving engine."""
+    from model.serving import ModnetEngine
+
+    info = ModelInfo("candidate", "levels", "-")
+    engine = ModnetEngine(
+        copy.deepcopy(net), info, device=pick_device(), inference_size=size, max_batch_size=1
+    )
+    photos = labelled_training_photos(loc, load_split(loc), log=False)
+    return fit_alpha_levels(lambda image: engine.predict_batch([image])[0], photos)
 
 
 def training_wall_seconds(log_path: Path) -> float | None:
@@ -57,14 +135,24 @@ def export_weights(
 ) -> int:
     run_dir = loc.run_dir(cfg.run)
     last = checkpoint.load(run_dir / "last.pt")
-    run_cfg = TrainConfig(**last["config"])
+    run_cfg = run_config(run_dir, last)
+    size = size or run_cfg.train_size
     state, source = chosen_checkpoint(run_dir)
     net = new_network()
     net.load_state_dict(state["ema"])
     today = datetime.date.today().isoformat()
     version = version or f"{today}-{run_cfg.run}-step{last['step']}"
     candidate = run_dir / "candidate.safetensors"
-    save_safetensors(net, candidate, {"name": "modnet-people", "version": version, "source": source})
+    lo, hi = fitted_levels(net, loc, size)
+    print(f"alpha levels (sure background, sure foreground): {lo}, {hi}")
+    metadata = {
+        "name": "modnet-people",
+        "version": version,
+        "source": source,
+        "inference_size": str(size),
+        "alpha_levels": f"{lo},{hi}",
+    }
+    save_safetensors(net, candidate, metadata)
     load_modnet(candidate)  # it must load back into the serving network
     size_bytes = candidate.stat().st_size
     if size_bytes >= MAX_BYTES:
@@ -74,6 +162,8 @@ def export_weights(
     rows = evaluate_all(run_cfg, loc, size, candidate)
     table = markdown_table(rows)
     print(table)
+    sweep = markdown_table(size_sweep(run_cfg, loc, candidate, sweep_sizes(size)))
+    print(sweep)
     modnet, grabcut = rows[0], rows[-1]
     if modnet.iou <= grabcut.iou and not force:
         print(f"export refused: MODNet IoU {modnet.iou:.4f} does not beat GrabCut's {grabcut.iou:.4f}")
@@ -82,12 +172,9 @@ def export_weights(
     target = out or SHIPPED_WEIGHTS
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate, target)
-    preset, overrides = closest_preset(run_cfg)
-    command = " ".join(
-        ["python -m model.training all", f"--preset {preset}"]
-        + ([f"--run {run_cfg.run}"] if run_cfg.run != PRESETS[preset].run else [])
-        + [f"--set {item}" for item in overrides]
-    )
+    write_checksums(target.parent)
+    preset = closest_preset(run_cfg)[0]
+    command = reproduce_commands(run_cfg, loc)
     wall = training_wall_seconds(run_dir / "log.jsonl")
     device = str(last.get("device", "cpu"))
     facts = CardFacts(
@@ -97,13 +184,16 @@ def export_weights(
         source=source,
         preset=preset,
         config_lines=[f"{k} = {v}" for k, v in run_cfg.as_dict().items()],
-        train_command=command,
+        train_commands=command,
         device="CUDA GPU" if device.startswith("cuda") else "CPU (2 shared cores)",
         steps=int(last["step"]),
         wall_minutes=None if wall is None else wall / 60,
         table=table,
-        val_photos=len(loc.val_split.read_text().split()) if loc.val_split.is_file() else 0,
+        val_photos=len(read_val_split(loc.val_split)) if loc.val_split.is_file() else 0,
+        soc_effect=soc_effect(run_dir),
         inference_size=size,
+        alpha_levels=(lo, hi),
+        size_sweep=f"\nThe same file at other inference sizes:\n\n{sweep}\n",
         full_run_owed=not device.startswith("cuda") or preset != "gpu",
     )
     (target.parent / "MODEL_CARD.md").write_text(render(facts))

@@ -13,14 +13,17 @@ class CardFacts:
     source: str  # which checkpoint (supervised / SOC, step)
     preset: str
     config_lines: list[str]
-    train_command: str
+    train_commands: list[str]  # in order; more than one when a run continued another
     device: str
     steps: int
     wall_minutes: float | None
     table: str
     val_photos: int
+    soc_effect: str
     inference_size: int
+    alpha_levels: tuple[float, float]
     full_run_owed: bool
+    size_sweep: str  # markdown table of IoU/MAE/time per inference size, or ""
 
 
 GPU_COMMAND = "python -m model.training all --preset gpu"
@@ -60,11 +63,14 @@ def _sources_table() -> str:
 def render(f: CardFacts) -> str:
     owed = (
         "**The full GPU run is still owed.** These weights come from a short CPU run (see below); "
-        f"`{GPU_COMMAND}` on a GPU (about 20 minutes on an H100) replaces them."
+        f"`{GPU_COMMAND}` on a GPU (about 20 minutes on an H100) replaces them. To ship, weights "
+        "must beat GrabCut (the export refuses otherwise); the teacher's row is the bar the full "
+        "run is for, and these weights do not reach it."
         if f.full_run_owed
         else "These weights come from the full GPU run."
     )
     config = "\n".join(f"    {line}" for line in f.config_lines)
+    commands = "\n".join(f"      {line}" for line in f.train_commands)
     return f"""# MODNet people — model card
 
 `{f.weights_file}` ({f.size_mb:.1f} MB, fp16 safetensors), metadata name `modnet-people`, version
@@ -81,7 +87,13 @@ this file exists (`X-Engine: modnet`).
   (products, animals, a sign someone holds away from the body) are background to it.
 - Trained on about 300 photos; crowds, tiny distant people, unusual poses and hair against busy
   backgrounds are its weak spots. Fine hair is softer than the teacher's.
-- Scored at the service's inference size ({f.inference_size} short side, reference resize rule).
+- Inference size {f.inference_size} (short side, reference resize rule): written into the file's
+  metadata, used by the service unless `BGREMOVE_INFERENCE_SIZE` says otherwise. It is the size the
+  whole-portrait batches were trained at; other sizes score lower (see the size sweep below).
+- Alpha levels {f.alpha_levels[0]}, {f.alpha_levels[1]} (metadata `alpha_levels`): where the network's
+  output sits on sure background and sure foreground of the training photos (90th / 10th
+  percentile); the service stretches them to exact 0 and 1, so cut-outs carry no faint ghost of
+  the old background (`model/training/calibrate.py`). The tables below include the stretch.
 
 ## Validation ({f.val_photos} held-out photos with remove.bg masks)
 
@@ -90,7 +102,7 @@ on. IoU of alpha ≥ 0.5 and mean absolute alpha error, both against the remove.
 labels not made by the teacher), photos at full size; means over photos.
 
 {f.table}
-
+{f.size_sweep}
 ## Data, teacher and licences
 
 {_sources_table()}
@@ -110,10 +122,11 @@ alpha alone. Two photos whose masks keep large non-person objects are left out o
   zoomed crops and whole portraits at the service's input shape; colour jitter, blur, noise, JPEG
   and resampling artefacts; AdamW with warm-up and cosine decay; EMA of the weights, validated
   every few hundred steps, best kept; SOC self-supervised adaptation on the unlabelled photos,
-  kept only when it improves validation.
-- Command (preset `{f.preset}`):
+  kept only when it improves validation. This run: {f.soc_effect} (training-time validation:
+  photos shrunk to the run's `val_short_side`, scored at its `val_size`).
+- Commands (preset `{f.preset}`{", in order" if len(f.train_commands) > 1 else ""}):
 
-      {f.train_command}
+{commands}
 
 - Settings:
 

@@ -30,7 +30,7 @@ from model.training.torch_setup import (
     pick_device,
     set_train_mode,
 )
-from model.training.train_supervised import Log, append_log, validate
+from model.training.train_supervised import Log, append_log, run_settings, validate
 from model.training.training_data import AugmentedPhotos, BatchPlan
 from model.training.validation import Scores, load_val_photos
 
@@ -78,6 +78,8 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print) -> SocOutcome:
     device = pick_device()
     run_dir = loc.run_dir(cfg.run)
     supervised = checkpoint.load(run_dir / "best.pt")
+    # The run's own sizes, so "before" and "after" are scored alike (a preset's defaults may differ).
+    cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()
     net.load_state_dict(supervised["ema"])
     before = Scores(**supervised["scores"])
@@ -136,6 +138,7 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print) -> SocOutcome:
                     "model": net.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "best": vars(best),
+                    "config": cfg.as_dict(),  # the SOC settings this result came from, for the card
                 },
             )
         if last_chunk:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from model.backbone_init import load_imagenet_backbone
 from model.training import checkpoint
-from model.training.config import TrainConfig
+from model.training.config import SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.ema import ModelEma
 from model.training.inference import predict_alpha
@@ -90,13 +90,31 @@ RUNTIME_SETTINGS = ("workers", "threads", "chunk_minutes")  # may change between
 def resumed_config(stored: dict[str, Any], requested: TrainConfig, log: Log) -> TrainConfig:
     """A resumed run keeps the settings it started with (changing them mid-run would make the
     result depend on where the chunks were cut), except the ones that only affect speed."""
-    runtime = {name: getattr(requested, name) for name in RUNTIME_SETTINGS}
-    cfg = TrainConfig(**{**stored, **runtime})
+    cfg = run_settings(stored, requested)
     if cfg != requested:
         log(
             f"resuming run {cfg.run!r} with the settings it started with (only {RUNTIME_SETTINGS} may change)"
         )
     return cfg
+
+
+def run_settings(stored: dict[str, Any] | None, requested: TrainConfig) -> TrainConfig:
+    """For later stages: the run's stored settings, with this command's runtime and SOC settings."""
+    if not stored:
+        return requested
+    mine = {name: getattr(requested, name) for name in RUNTIME_SETTINGS + SOC_SETTINGS}
+    return TrainConfig(**{**stored, **mine})
+
+
+def continued_state(source_dir: Path, cfg: TrainConfig, log: Log) -> dict[str, Any]:
+    """Phase two of a run: the other run's last checkpoint under this run's settings. Its best score
+    was measured under other settings (validation size may differ), so the best starts afresh."""
+    path = source_dir / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"continue_from: no checkpoint at {path}")
+    state = checkpoint.load(path)
+    log(f"continuing from {path} at step {state['step']} with this run's settings")
+    return {**state, "config": cfg.as_dict(), "best": None, "best_step": 0}
 
 
 def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> TrainOutcome:
@@ -107,6 +125,8 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     state = checkpoint.load(run_dir / "last.pt") if (run_dir / "last.pt").is_file() else None
     if state is not None:
         cfg = resumed_config(state["config"], cfg, log)
+    elif cfg.continue_from:
+        state = continued_state(loc.run_dir(cfg.continue_from), cfg, log)
     split = load_split(loc)
     sources = [to_source(item, cfg.source_short_side) for item in labelled_training_photos(loc, split)]
     val_photos = load_val_photos(split.val, cfg.val_short_side)

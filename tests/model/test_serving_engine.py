@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model.modnet import MODNet
-from model.serving import ModelOutOfMemory, ModnetEngine, create_engine, network_input_size
+from model.serving import (
+    ModelOutOfMemory,
+    ModnetEngine,
+    cpu_has_native_bf16,
+    create_engine,
+    network_input_size,
+)
 from model.weights import ModelInfo, WeightsError, save_safetensors
 from service.engines.base import MattingEngine
 
@@ -163,6 +169,73 @@ def test_create_engine_loads_an_exported_safetensors(tmp_path: Path, net: MODNet
     image = _image(150, 210, 7)
     reference = ModnetEngine(net, INFO, device=torch.device("cpu"), inference_size=SIZE)
     np.testing.assert_array_equal(loaded.predict_batch([image])[0], reference.predict_batch([image])[0])
+
+
+@pytest.mark.parametrize(
+    ("metadata_size", "setting", "expected"),
+    [("320", 0, 320), (None, 0, 512), ("320", 256, 256)],  # setting > metadata > the reference's 512
+)
+def test_inference_size_comes_from_the_weights_unless_set(
+    tmp_path: Path, net: MODNet, metadata_size: str | None, setting: int, expected: int
+) -> None:
+    path = tmp_path / "m.safetensors"
+    metadata = {"name": "m", "version": "v1"} | ({"inference_size": metadata_size} if metadata_size else {})
+    save_safetensors(net, path, metadata)
+    engine = create_engine(weights_path=path, device="cpu", inference_size=setting)
+    assert engine is not None and engine.inference_size == expected
+    assert engine.bucket_key(_image(1080, 1920, 0)) == network_input_size(1080, 1920, expected)
+
+
+def test_a_nonsense_inference_size_in_the_metadata_is_refused(tmp_path: Path, net: MODNet) -> None:
+    path = tmp_path / "m.safetensors"
+    save_safetensors(net, path, {"name": "m", "version": "v1", "inference_size": "big"})
+    with pytest.raises(WeightsError, match="inference_size"):
+        create_engine(weights_path=path, device="cpu")
+
+
+def test_alpha_levels_from_the_metadata_stretch_the_matte(tmp_path: Path, net: MODNet) -> None:
+    plain, levelled = tmp_path / "plain.safetensors", tmp_path / "levelled.safetensors"
+    save_safetensors(net, plain, {"name": "m", "version": "v1"}, dtype=torch.float32)
+    save_safetensors(
+        net, levelled, {"name": "m", "version": "v1", "alpha_levels": "0.2,0.7"}, dtype=torch.float32
+    )
+    image = _image(150, 210, 3)
+    raw = create_engine(weights_path=plain, device="cpu", inference_size=SIZE)
+    stretched = create_engine(weights_path=levelled, device="cpu", inference_size=SIZE)
+    assert raw is not None and stretched is not None and stretched.alpha_levels == (0.2, 0.7)
+    expected = np.clip((raw.predict_batch([image])[0] - 0.2) / 0.5, 0.0, 1.0)
+    np.testing.assert_allclose(stretched.predict_batch([image])[0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("levels", ["0.5,0.2", "x,y", "0.1", "-0.1,0.9"])
+def test_nonsense_alpha_levels_are_refused(tmp_path: Path, net: MODNet, levels: str) -> None:
+    path = tmp_path / "m.safetensors"
+    save_safetensors(net, path, {"name": "m", "version": "v1", "alpha_levels": levels})
+    with pytest.raises(WeightsError, match="alpha_levels"):
+        create_engine(weights_path=path, device="cpu")
+
+
+def test_cpu_bf16_is_close_to_fp32_but_really_used(tmp_path: Path, net: MODNet) -> None:
+    path = tmp_path / "m.safetensors"
+    save_safetensors(net, path, {"name": "m", "version": "v1"}, dtype=torch.float32)
+    images = [_image(150, 210, 4)]
+    fp32 = create_engine(weights_path=path, device="cpu", inference_size=SIZE, cpu_precision="fp32")
+    bf16 = create_engine(weights_path=path, device="cpu", inference_size=SIZE, cpu_precision="bf16")
+    assert fp32 is not None and bf16 is not None
+    want, got = fp32.predict_batch(images)[0], bf16.predict_batch(images)[0]
+    assert got.dtype == np.float32 and got.shape == want.shape
+    # bf16 ran (not bit-equal) and stays close; random weights amplify rounding (the shipped
+    # weights differ by 0.003 on average on the validation photos).
+    assert 0 < np.abs(got - want).mean() < 0.05
+
+
+def test_cpu_precision_auto_follows_the_cpu_and_nonsense_is_refused(tmp_path: Path, net: MODNet) -> None:
+    path = tmp_path / "m.safetensors"
+    save_safetensors(net, path, {"name": "m", "version": "v1"})
+    auto = create_engine(weights_path=path, device="cpu", cpu_precision="auto")
+    assert auto is not None and auto._cpu_bf16 == cpu_has_native_bf16()
+    with pytest.raises(ValueError, match="cpu_precision"):
+        create_engine(weights_path=path, device="cpu", cpu_precision="fp8")
 
 
 def test_create_engine_raises_on_a_corrupt_file(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ import ast
 import subprocess
 import sys
 
+import pytest
+from pydantic import ValidationError
+
 from service.config import Settings
 from tests.fakes import REPO
 
@@ -71,3 +74,14 @@ def test_settings_are_not_read_at_import() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("320", True), ("32", False), ("-1", False)])
+def test_inference_size_is_zero_or_a_real_size(monkeypatch: pytest.MonkeyPatch, value: str, ok: bool) -> None:
+    # 0 defers to the weights' own size; a tiny size would be a typo, not a choice.
+    monkeypatch.setenv("BGREMOVE_INFERENCE_SIZE", value)
+    if ok:
+        assert Settings().inference_size == int(value)
+    else:
+        with pytest.raises(ValidationError, match="inference_size"):
+            Settings()

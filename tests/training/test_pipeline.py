@@ -3,6 +3,7 @@ the loss, resuming, SOC, export that loads back. The tiny preset keeps it to sec
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from model.backbone_init import load_imagenet_backbone
 from model.training.config import PRESETS
 from model.training.data_sources import labelled_training_photos, load_split
-from model.training.export import MAX_BYTES, export_weights
+from model.training.export import MAX_BYTES, export_weights, reproduce_commands, run_config
 from model.training.paths import Locations
 from model.training.soc import adapt
 from model.training.torch_setup import new_network, param_groups, set_train_mode
@@ -75,6 +76,41 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     assert all(t.dtype == torch.float16 for t in state.values() if t.is_floating_point())
     card = (out.parent / "MODEL_CARD.md").read_text()
     assert "| method |" in card and "GPL-3.0" in card and "full GPU run is still owed" in card
+    assert "inference size 64" in card and "inference size 96" in card  # the size sweep
+    info = load_modnet(out)[1]
+    assert info.inference_size == 64  # the size it was scored at ships with it
+    assert info.alpha_levels is not None and "Alpha levels" in card
+    digest, name = (out.parent / "SHA256SUMS").read_text().split()
+    assert name == out.name and digest == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_second_phase_continues_another_run_and_the_card_lists_both(
+    mini_people: Locations, tmp_path: Path
+) -> None:
+    loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
+    quiet = lambda _: None  # noqa: E731
+    train_supervised(TINY, loc, log=quiet)
+    phase_two = TINY.with_overrides(
+        {"run": "tiny-2", "continue_from": TINY.run, "steps": "6", "train_size": "96", "soc_steps": "3"}
+    )
+    outcome = train_supervised(phase_two, loc, log=quiet)
+    assert (outcome.step, outcome.finished) == (6, True)
+    records = [json.loads(line) for line in (loc.run_dir("tiny-2") / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["stage"] == "val"] == [6]  # picked up at step 4, not 0
+    adapt(phase_two, loc, log=quiet)
+
+    last = torch.load(loc.run_dir("tiny-2") / "last.pt", weights_only=True)
+    cfg = run_config(loc.run_dir("tiny-2"), last)
+    assert (cfg.continue_from, cfg.soc_steps) == (TINY.run, 3)  # SOC's own settings, not the preset's
+    first, second = reproduce_commands(cfg, loc)
+    assert first.startswith("python -m model.training train --preset tiny") and "continue_from" not in first
+    assert "--run tiny-2" in second and "--set continue_from=tiny" in second and "--set soc_steps=3" in second
+
+
+def test_continuing_a_missing_run_says_so(mini_people: Locations, tmp_path: Path) -> None:
+    loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
+    with pytest.raises(FileNotFoundError, match="continue_from"):
+        train_supervised(TINY.with_overrides({"continue_from": "nope"}), loc, log=lambda _: None)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["all", "--help"]])
