@@ -67,55 +67,51 @@ class TrainConfig:
 # Settings only the SOC stage reads: they may differ between the supervised and SOC commands.
 SOC_SETTINGS = ("soc_steps", "soc_batch_size", "soc_lr", "soc_val_every")
 
+# 2 CPU cores shared with other work: ~1.5-2 s per 256 px sample (measured), so 300 steps of 6
+# fit in about an hour.
+CPU = TrainConfig(
+    run="people-cpu",
+    steps=300,
+    batch_size=6,
+    train_size=256,
+    crop_size=256,
+    source_short_side=384,
+    lr=1e-3,
+    warmup_steps=50,
+    ema_decay=0.99,
+    val_every=75,
+    val_size=320,
+    val_short_side=320,
+    workers=0,
+    threads=2,
+    chunk_minutes=0.0,
+    soc_steps=40,
+    soc_batch_size=2,
+    soc_val_every=40,
+)
+# Phase two of the CPU recipe (what the shipped CPU weights come from): `cpu`'s last checkpoint,
+# 350 more steps at 320 px (256 px capped the result: 0.70 IoU at step 300), validated at 512,
+# then 240 SOC steps. `cpu` then `cpu-long` take about 1 h 50 min on 2 cores.
+CPU_LONG = dataclasses.replace(
+    CPU,
+    run="people-cpu-long",
+    continue_from="people-cpu",
+    steps=650,
+    train_size=320,
+    crop_size=320,
+    source_short_side=448,
+    val_every=70,
+    val_size=512,
+    val_short_side=512,
+    soc_steps=240,
+)
+
 PRESETS: dict[str, TrainConfig] = {
     # H100, bf16: ~150-200 samples/s at 512 (what the first try measured) -> 8000 x 16 = 128 k
     # samples in ~12-15 min, plus validation and SOC: about 20 minutes.
     "gpu": TrainConfig(),
-    # 2 CPU cores shared with other work: ~1.5-2 s per 256 px sample (measured), so 300 steps of 6
-    # fit in about an hour.
-    "cpu": TrainConfig(
-        run="people-cpu",
-        steps=300,
-        batch_size=6,
-        train_size=256,
-        crop_size=256,
-        source_short_side=384,
-        lr=1e-3,
-        warmup_steps=50,
-        ema_decay=0.99,
-        val_every=75,
-        val_size=320,
-        val_short_side=320,
-        workers=0,
-        threads=2,
-        chunk_minutes=0.0,
-        soc_steps=40,
-        soc_batch_size=2,
-        soc_val_every=40,
-    ),
-    # Phase two of the CPU recipe (what the shipped CPU weights come from): `cpu`'s last checkpoint,
-    # 350 more steps at 320 px (256 px capped the result: 0.70 IoU at step 300), validated at 512,
-    # then 240 SOC steps. `cpu` then `cpu-long` take about 1 h 50 min on 2 cores.
-    "cpu-long": TrainConfig(
-        run="people-cpu-long",
-        continue_from="people-cpu",
-        steps=650,
-        batch_size=6,
-        train_size=320,
-        crop_size=320,
-        source_short_side=448,
-        lr=1e-3,
-        warmup_steps=50,
-        ema_decay=0.99,
-        val_every=70,
-        val_size=512,
-        val_short_side=512,
-        workers=0,
-        threads=2,
-        soc_steps=240,
-        soc_batch_size=2,
-        soc_val_every=40,
-    ),
+    "cpu": CPU,
+    "cpu-long": CPU_LONG,
     # The tests: a few steps on a few photos at toy resolution.
     "tiny": TrainConfig(
         run="tiny",
