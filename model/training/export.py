@@ -40,9 +40,11 @@ def sweep_sizes(size: int) -> list[int]:
 RUNTIME = ("workers", "threads", "chunk_minutes", "run")
 
 
-def closest_preset(cfg: TrainConfig) -> tuple[str, list[str]]:
-    """The preset the run's settings come from, and the `--set` overrides on top of it."""
-    ours = {k: v for k, v in cfg.as_dict().items() if k not in RUNTIME}
+def closest_preset(cfg: TrainConfig, train_only: bool = False) -> tuple[str, list[str]]:
+    """The preset the run's settings come from, and the `--set` overrides on top of it (without
+    the SOC settings for a `train` command: that stage never reads them)."""
+    ignored = RUNTIME + (SOC_SETTINGS if train_only else ())
+    ours = {k: v for k, v in cfg.as_dict().items() if k not in ignored}
 
     def overrides(name: str) -> list[str]:
         preset = PRESETS[name].as_dict()
@@ -62,17 +64,16 @@ def run_config(run_dir: Path, last: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def reproduce_commands(cfg: TrainConfig, loc: Locations) -> list[str]:
-    """The commands that rebuild this run: its phase-one run's first when it continued one."""
+def reproduce_commands(cfg: TrainConfig, loc: Locations, stage: str = "all") -> list[str]:
+    """The commands that rebuild this run: the runs it continued first, as `train` commands (their
+    SOC and export are not needed), then this run's `stage`."""
     earlier: list[str] = []
     if cfg.continue_from:
         source = checkpoint.load(loc.run_dir(cfg.continue_from) / "last.pt")
-        earlier = [
-            reproduce_commands(TrainConfig(**source["config"]), loc)[-1].replace(" all ", " train ", 1)
-        ]
-    preset, overrides = closest_preset(cfg)
+        earlier = reproduce_commands(TrainConfig(**source["config"]), loc, stage="train")
+    preset, overrides = closest_preset(cfg, train_only=stage == "train")
     command = " ".join(
-        ["python -m model.training all", f"--preset {preset}"]
+        [f"python -m model.training {stage}", f"--preset {preset}"]
         + ([f"--run {cfg.run}"] if cfg.run != PRESETS[preset].run else [])
         + [f"--set {item}" for item in overrides]
     )

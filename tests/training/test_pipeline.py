@@ -106,6 +106,12 @@ def test_second_phase_continues_another_run_and_the_card_lists_both(
     assert first.startswith("python -m model.training train --preset tiny") and "continue_from" not in first
     assert "--run tiny-2" in second and "--set continue_from=tiny" in second and "--set soc_steps=3" in second
 
+    phase_three = phase_two.with_overrides({"run": "tiny-3", "continue_from": "tiny-2", "steps": "7"})
+    assert train_supervised(phase_three, loc, log=quiet).step == 7
+    commands = reproduce_commands(phase_three, loc)
+    assert [c.split()[3] for c in commands] == ["train", "train", "all"]  # every phase, in order
+    assert "--run tiny-2" in commands[1] and "--set continue_from=tiny-2" in commands[2]
+
 
 def test_continuing_a_missing_run_says_so(mini_people: Locations, tmp_path: Path) -> None:
     loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})

@@ -31,7 +31,7 @@ def test_shipped_weights_beat_grabcut_on_held_out_photos() -> None:
 
     keys = sorted(read_val_split(VAL_SPLIT_FILE))[:PHOTOS]
     photos = load_val_photos([p for p in list_photos(PEOPLE_DIR) if p.key in keys])
-    engine = create_engine(weights_path=SHIPPED_WEIGHTS, device="cpu", cpu_precision="auto")  # as served
+    engine = create_engine(weights_path=SHIPPED_WEIGHTS, device="cpu")  # fp32, as served by default
     assert engine is not None and engine.name == "modnet"
     torch.manual_seed(0)
     alphas = engine.predict_batch([p.image for p in photos])
