@@ -97,9 +97,8 @@ class ModnetEngine:
         info: ModelInfo,
         *,
         device: torch.device,
-        inference_size: int = 512,
+        inference_size: int = DEFAULT_INFERENCE_SIZE,
         max_batch_size: int = 16,
-        alpha_levels: tuple[float, float] | None = None,
         cpu_bf16: bool = False,
     ) -> None:
         if inference_size < STRIDE:
@@ -112,7 +111,7 @@ class ModnetEngine:
         self.inference_size = inference_size
         # A briefly trained network never quite reaches 0 and 1 (background at 1-5/255 is a faint
         # ghost of the old background in every cut-out); its levels stretch to exact 0 and 1.
-        self.alpha_levels = alpha_levels or (0.0, 1.0)
+        self.alpha_levels = info.alpha_levels or (0.0, 1.0)
         self.max_batch_size = max_batch_size
         self._cuda = device.type == "cuda"
         # Half precision and NHWC are what the tensor cores want; on CPU fp32 NCHW is fastest.
@@ -241,7 +240,6 @@ def create_engine(
         device=resolved,
         inference_size=size,
         max_batch_size=max_batch_size,
-        alpha_levels=info.alpha_levels,
         cpu_bf16=bf16,
     )
 

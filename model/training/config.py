@@ -64,6 +64,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# Settings that only affect speed: they may change between the chunks of a resumed run.
+RUNTIME_SETTINGS = ("workers", "threads", "chunk_minutes")
 # Settings only the SOC stage reads: they may differ between the supervised and SOC commands.
 SOC_SETTINGS = ("soc_steps", "soc_batch_size", "soc_lr", "soc_val_every")
 

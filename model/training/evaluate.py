@@ -7,7 +7,7 @@ fp16 on CUDA), so the numbers are what the service delivers; photos are scored a
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from model.training.config import TrainConfig
 from model.training.data_sources import load_split
 from model.training.label_store import LabelStore
 from model.training.paths import Locations
-from model.training.validation import AlphaFn, ValPhoto, load_val_photos, photo_scores
+from model.training.validation import AlphaFn, Scores, ValPhoto, load_val_photos, photo_scores
 
 Image = npt.NDArray[np.uint8]
 
@@ -38,7 +38,7 @@ def chosen_checkpoint(run_dir: Path) -> tuple[dict[str, Any], str]:
     soc_path = run_dir / "soc_best.pt"
     if soc_path.is_file():
         soc = checkpoint.load(soc_path)
-        if (soc["scores"]["iou"], -soc["scores"]["mae"]) > (best["scores"]["iou"], -best["scores"]["mae"]):
+        if Scores(**soc["scores"]).better_than(Scores(**best["scores"])):
             return soc, f"SOC step {soc['step']} after supervised step {best['step']}"
     return best, f"supervised EMA, step {best['step']}"
 
@@ -63,7 +63,7 @@ def grabcut_alpha_fn() -> tuple[AlphaFn, str]:
     return (lambda image: engine.predict_batch([image])[0]), "GrabCut (service engine)"
 
 
-def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto], timed: bool = True) -> Row:
+def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto]) -> Row:
     scores, seconds = [], 0.0
     for photo in photos:
         start = time.perf_counter()
@@ -71,19 +71,22 @@ def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto], timed: bool = T
         seconds += time.perf_counter() - start
         scores.append(photo_scores(alpha, photo.mask))
     iou, mae = (float(np.mean(values)) for values in zip(*scores, strict=True))
-    return Row(method, iou, mae, seconds / len(photos) if timed else None)
+    return Row(method, iou, mae, seconds / len(photos))
 
 
 def modnet_alpha_fn(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) -> tuple[AlphaFn, str]:
-    from model.serving import DEFAULT_INFERENCE_SIZE, ModnetEngine
+    from model.serving import ModnetEngine, create_engine
     from model.training.torch_setup import new_network, pick_device
     from model.training.train_supervised import run_settings
-    from model.weights import ModelInfo, load_modnet
+    from model.weights import ModelInfo
 
+    engine: ModnetEngine | None
     if weights is not None:
-        net, info = load_modnet(weights)
-        size = size or info.inference_size or DEFAULT_INFERENCE_SIZE
-        label = f"MODNet {info.name}-{info.version} ({weights.name})"
+        # Exactly as the service loads the file: its inference size and alpha levels, fp32 on CPU.
+        engine = create_engine(weights_path=weights, inference_size=size, max_batch_size=1)
+        if engine is None:
+            raise FileNotFoundError(weights)
+        label = f"MODNet {engine.info.name}-{engine.info.version} ({weights.name})"
     else:
         run_dir = loc.run_dir(cfg.run)
         state, source = chosen_checkpoint(run_dir)
@@ -91,13 +94,11 @@ def modnet_alpha_fn(cfg: TrainConfig, loc: Locations, size: int, weights: Path |
         net = new_network()
         net.load_state_dict(state["ema"])
         info = ModelInfo(name="modnet-people", version=f"run-{cfg.run}", sha256_prefix="checkpoint")
+        engine = ModnetEngine(net, info, device=pick_device(), inference_size=size, max_batch_size=1)
         label = f"MODNet run {cfg.run} ({source})"
-    device = pick_device()
-    levels = info.alpha_levels  # the stretch the service applies (None for a run checkpoint)
-    engine = ModnetEngine(
-        net, info, device=device, inference_size=size, max_batch_size=1, alpha_levels=levels
-    )
-    return (lambda image: engine.predict_batch([image])[0]), f"{label}, inference size {size}"
+    return (
+        lambda image: engine.predict_batch([image])[0]
+    ), f"{label}, inference size {engine.inference_size}"
 
 
 def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None = None) -> list[Row]:
@@ -131,7 +132,7 @@ def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]
     return rows
 
 
-def markdown_table(rows: list[Row], photos: int | None = None) -> str:
+def markdown_table(rows: list[Row]) -> str:
     lines = [
         "| method | IoU@0.5 ↑ | mean abs. alpha error ↓ | s / image (this machine) |",
         "|---|---|---|---|",
@@ -140,7 +141,3 @@ def markdown_table(rows: list[Row], photos: int | None = None) -> str:
         seconds = "—" if row.seconds_per_image is None else f"{row.seconds_per_image:.2f}"
         lines.append(f"| {row.method} | {row.iou:.4f} | {row.mae:.4f} | {seconds} |")
     return "\n".join(lines)
-
-
-def rows_as_dicts(rows: list[Row]) -> list[dict[str, Any]]:
-    return [asdict(row) for row in rows]

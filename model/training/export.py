@@ -10,20 +10,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from model.modnet import MODNet
 from model.training import checkpoint
 from model.training.calibrate import fit_alpha_levels
-from model.training.config import PRESETS, SOC_SETTINGS, TrainConfig
+from model.training.config import PRESETS, RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.evaluate import chosen_checkpoint, evaluate_all, markdown_table, size_sweep
 from model.training.model_card import CardFacts, render
-from model.training.paths import SHIPPED_WEIGHTS, Locations
+from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
 from model.training.split import read_val_split
 from model.training.torch_setup import new_network, pick_device
 from model.weights import ModelInfo, load_modnet, save_safetensors
@@ -37,7 +37,7 @@ def sweep_sizes(size: int) -> list[int]:
     return sorted({max(32, round(size * factor / 32) * 32) for factor in SWEEP_FACTORS})
 
 
-RUNTIME = ("workers", "threads", "chunk_minutes", "run")
+RUNTIME = (*RUNTIME_SETTINGS, "run")  # not part of a recipe: never written as --set
 
 
 def closest_preset(cfg: TrainConfig, train_only: bool = False) -> tuple[str, list[str]]:
@@ -81,13 +81,10 @@ def reproduce_commands(cfg: TrainConfig, loc: Locations, stage: str = "all") -> 
 
 
 def write_checksums(directory: Path) -> None:
-    """SHA256SUMS for the image build's check (deploy/scripts/verify_weights.sh), in sha256sum's
-    format. Rewritten on every export: safetensors' metadata order varies, so the bytes do too."""
-    lines = [
-        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
-        for path in sorted(directory.glob("*.safetensors"))
-    ]
-    (directory / "SHA256SUMS").write_text("".join(lines))
+    """SHA256SUMS by the script the image build verifies them with (one format, one writer).
+    Rewritten on every export: safetensors' metadata order varies, so the bytes do too."""
+    script = REPO_ROOT / "deploy" / "scripts" / "verify_weights.sh"
+    subprocess.run(["sh", str(script), "--generate", str(directory)], check=True, capture_output=True)
 
 
 def soc_effect(run_dir: Path) -> str:
@@ -163,7 +160,9 @@ def export_weights(
     rows = evaluate_all(run_cfg, loc, size, candidate)
     table = markdown_table(rows)
     print(table)
-    sweep = markdown_table(size_sweep(run_cfg, loc, candidate, sweep_sizes(size)))
+    others = [s for s in sweep_sizes(size) if s != size]  # the shipped size is rows[0] already
+    by_size = {size: rows[0], **dict(zip(others, size_sweep(run_cfg, loc, candidate, others), strict=True))}
+    sweep = markdown_table([by_size[s] for s in sorted(by_size)])
     print(sweep)
     modnet, grabcut = rows[0], rows[-1]
     if modnet.iou <= grabcut.iou and not force:

@@ -18,7 +18,6 @@ RUNS_DIR = REPO_ROOT / "runs"
 VAL_SPLIT_FILE = Path(__file__).resolve().parent / "val_split.txt"
 WEIGHTS_DIR = REPO_ROOT / "model" / "weights"
 SHIPPED_WEIGHTS = WEIGHTS_DIR / "modnet_people.safetensors"
-MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ HR_CHANNELS = 32  # the reference MODNet width; the shipped file must fit `MODNe
 
 
 def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    from model.serving import resolve_device
+
+    return resolve_device("auto")
 
 
 def configure_threads(threads: int) -> None:

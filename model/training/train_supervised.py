@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from model.backbone_init import load_imagenet_backbone
 from model.training import checkpoint
-from model.training.config import SOC_SETTINGS, TrainConfig
+from model.training.config import RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.ema import ModelEma
 from model.training.inference import predict_alpha
@@ -82,9 +82,6 @@ def append_log(run_dir: Path, record: dict[str, Any]) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     with (run_dir / "log.jsonl").open("a") as f:
         f.write(json.dumps(record) + "\n")
-
-
-RUNTIME_SETTINGS = ("workers", "threads", "chunk_minutes")  # may change between chunks
 
 
 def resumed_config(stored: dict[str, Any], requested: TrainConfig, log: Log) -> TrainConfig:

@@ -79,7 +79,9 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     assert "inference size 64" in card and "inference size 96" in card  # the size sweep
     info = load_modnet(out)[1]
     assert info.inference_size == 64  # the size it was scored at ships with it
-    assert info.alpha_levels is not None and "Alpha levels" in card
+    assert info.alpha_levels is not None
+    lo, hi = info.alpha_levels
+    assert 0.0 <= lo < hi <= 1.0 and f"Alpha levels {lo}, {hi}" in card  # the fitted values, in both
     digest, name = (out.parent / "SHA256SUMS").read_text().split()
     assert name == out.name and digest == hashlib.sha256(out.read_bytes()).hexdigest()
 
