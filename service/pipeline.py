@@ -125,9 +125,7 @@ async def _through(state: ServiceState, name: str, rgb: RGBImage, deadline: floa
         state.metrics.rejected.labels("draining").inc()
         raise ApiError(ErrorKind.NOT_READY, "server is shutting down; retry on another instance") from None
     try:
-        return await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
-    except TimeoutError:
-        # wait_for cancelled the future, so the batcher drops the item if it has not run yet.
-        raise ApiError(ErrorKind.TIMEOUT, "the request deadline passed before the matte was ready") from None
+        # On timeout wait_for cancels the future, so the batcher drops the item if it has not run yet.
+        return await _within(deadline, future)
     except BatcherClosedError:
         raise ApiError(ErrorKind.NOT_READY, "server shut down before this request ran") from None

@@ -108,7 +108,7 @@ def _soft_edges(rgb: RGBImage, hard: npt.NDArray[np.bool_]) -> Alpha:
     scale = max(h, w) / max(hard.shape)
     radius = max(2, round(2 * scale))
     soft = guided_filter(rgb, alpha, radius, 1e-3, subsample=max(1, radius // 4))
-    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+    return np.clip(soft, 0.0, 1.0, out=soft)  # guided_filter returns float32: clip in place
 
 
 def _segment(rgb: RGBImage, labels: Labels, work: RGBImage, iterations: int, keep_core: bool) -> Alpha:

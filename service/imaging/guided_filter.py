@@ -23,14 +23,16 @@ def _f32(x: object) -> Float:
     return np.asarray(x, dtype=np.float32)
 
 
-def _box(x: Float, radius: int) -> Float:
-    # Reflected borders keep the mean unbiased at the image edge (zero padding would darken it).
+def box_mean(x: Float, radius: int) -> Float:
+    """Mean over a (2 radius + 1)² window, per channel, with the shape of `x` (OpenCV drops a
+    trailing channel axis of 1). Reflected borders keep the mean unbiased at the image edge (zero
+    padding would darken it)."""
     k = 2 * radius + 1
-    return _f32(cv2.boxFilter(x, -1, (k, k), borderType=cv2.BORDER_REFLECT))
+    return _f32(cv2.boxFilter(x, -1, (k, k), borderType=cv2.BORDER_REFLECT)).reshape(x.shape)
 
 
 def _coefficients_gray(guide: Float, src: Float, radius: int, eps: float) -> tuple[Float, Float]:
-    stacked = _box(np.dstack([guide, src, guide * guide, guide * src]), radius)
+    stacked = box_mean(np.dstack([guide, src, guide * guide, guide * src]), radius)
     mean_i, mean_p, mean_ii, mean_ip = (stacked[..., c] for c in range(4))
     var_i = mean_ii - mean_i * mean_i
     cov_ip = mean_ip - mean_i * mean_p
@@ -41,7 +43,7 @@ def _coefficients_gray(guide: Float, src: Float, radius: int, eps: float) -> tup
 def _coefficients_color(guide: Float, src: Float, radius: int, eps: float) -> tuple[Float, Float]:
     r, g, bl = guide[..., 0], guide[..., 1], guide[..., 2]
     # One box pass over every product the 3x3 covariance and the cross-covariance need.
-    means = _box(
+    means = box_mean(
         np.dstack([r, g, bl, src, r * r, r * g, r * bl, g * g, g * bl, bl * bl, r * src, g * src, bl * src]),
         radius,
     )
@@ -107,8 +109,8 @@ def guided_filter(guide: Guide, src: Float, radius: int, eps: float, subsample: 
     coefficients = _coefficients_color if g_small.ndim == 3 else _coefficients_gray
     a, b = coefficients(g_small, p_small, r_small, eps)
     # Averaging the coefficients over the window is what makes the output smooth (the paper's step 3).
-    mean_a = _box(a, r_small)
-    out = _box(b, r_small)
+    mean_a = box_mean(a, r_small)
+    out = box_mean(b, r_small)
 
     def full_size(x: Float) -> Float:
         return x if s == 1 else _f32(cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR))

@@ -80,8 +80,9 @@ def refine_with_trimap(rgb: npt.NDArray[np.uint8], alpha: Alpha) -> Alpha:
     r = band_radius(h, w)
     trimap = build_trimap(alpha, r)
     unknown = trimap == TRIMAP_UNKNOWN
+    out = (trimap == TRIMAP_FG).astype(np.float32)  # sure foreground 1, everything else 0 so far
     if not unknown.any():
-        return np.where(trimap == TRIMAP_FG, np.float32(1.0), np.float32(0.0)).astype(np.float32)
+        return out
     # Filter only the band's bounding box (plus the filter's reach): a small subject in a big frame
     # pays for its own edges, not for the whole photo.
     window = 2 * r
@@ -100,7 +101,6 @@ def refine_with_trimap(rgb: npt.NDArray[np.uint8], alpha: Alpha) -> Alpha:
         matte = guided_filter(guide, matte, window, _EPS, subsample)
         np.clip(matte, 0.0, 1.0, out=matte)
         matte[sure_fg], matte[sure_bg] = 1.0, 0.0
-    out = np.where(trimap == TRIMAP_FG, np.float32(1.0), np.float32(0.0)).astype(np.float32)
     band = out[y0:y1, x0:x1]
     band[~sure_fg & ~sure_bg] = matte[~sure_fg & ~sure_bg]
     return out

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.grabcut_iou import iou
 from service.engines.base import MattingEngine
 from service.engines.grabcut import GrabCutEngine, segment_rectangle
 from service.engines.person_detect import Box, PersonDetector
@@ -33,11 +34,6 @@ def figure(h: int = 360, w: int = 270, seed: int = 0) -> tuple[np.ndarray, np.nd
     for region, colour in ((person & skin, (205, 160, 130)), (person & ~skin, (150, 30, 40))):
         image[region] = np.array(colour, np.float32) + rng.normal(0, 6, (np.count_nonzero(region), 3))
     return np.clip(image, 0, 255).astype(np.uint8), person
-
-
-def iou(alpha: np.ndarray, truth: np.ndarray) -> float:
-    found = alpha >= 0.5
-    return np.count_nonzero(found & truth) / max(int(np.count_nonzero(found | truth)), 1)
 
 
 def test_satisfies_the_engine_protocol() -> None:

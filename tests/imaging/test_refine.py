@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from service.imaging.refine import (
+    MIN_BAND,
     TRIMAP_BG,
     TRIMAP_FG,
     TRIMAP_UNKNOWN,
@@ -44,7 +45,7 @@ def test_sure_regions_are_exact_and_only_the_band_changes() -> None:
 
 
 def test_trimap_band_follows_the_image_size_and_keeps_soft_wisps_unknown() -> None:
-    assert band_radius(1080, 1920) == 11 and band_radius(2160, 3840) == 22 and band_radius(1, 1) >= 1
+    assert band_radius(1080, 1920) == 11 and band_radius(2160, 3840) == 22 and band_radius(1, 1) == MIN_BAND
     alpha = np.zeros((200, 200), np.float32)
     alpha[50:150, 50:150] = 1.0
     alpha[10, 10] = 0.3  # a faint strand far from the body
