@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +66,11 @@ def ratio_line(ratio: dict[str, Any]) -> str:
         f"{_fmt(ratio['batched_req_per_s'])} vs {_fmt(ratio['unbatched_req_per_s'])} req/s "
         f"= {_fmt(ratio['ratio'], 2)}x"
     )
+
+
+def log(message: str) -> None:
+    """Progress lines go to stderr, time-stamped, so stdout carries only the results."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def render(results: dict[str, Any]) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +94,6 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     config = resolve(args)
@@ -124,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             quick=config["quick"],
             iterations=config["model_iterations"],
             time_budget_s=config["model_time_budget_s"],
-            log=log,
+            log=report.log,
         )
         results["model"] = [c.as_dict() for c in cells]
     if not args.skip_http:
@@ -142,11 +136,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             torch_threads=args.torch_threads,
         )
         with tempfile.TemporaryDirectory(prefix="bgremove-bench-") as workdir:
-            results["http"] = http_bench.measure(plan, bodies, Path(workdir), log=log)
+            results["http"] = http_bench.measure(plan, bodies, Path(workdir), log=report.log)
     print(report.render(results), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
-        log(f"wrote {args.out}")
+        report.log(f"wrote {args.out}")
     return results
 
 

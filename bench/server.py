@@ -25,11 +25,12 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.fake_engine import FACTORY as FAKE_FACTORY
+from service.config import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 EngineKind = Literal["fake", "modnet", "grabcut"]
-SHIPPED_WEIGHTS = REPO / "model" / "weights" / "modnet_people.safetensors"
+SHIPPED_WEIGHTS = DEFAULT_WEIGHTS  # what `make run` serves
 
 
 def modnet_weights_label() -> str:

@@ -18,11 +18,10 @@ import json
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from bench import hardware
+from bench import hardware, report
 from bench.images import request_jpegs, source_of_images
 from bench.load import LoadPlan, LoadResult, run_load_sync
 from bench.server import ServerProcess, ServerSpec, running_server
@@ -107,6 +106,7 @@ def soak(args: argparse.Namespace, workdir: Path, log: Any = print) -> dict[str,
         alive = server.alive()
     summary = main.summary()
     growth = (rss_end - rss_warm) / rss_warm * 100.0
+    complete = summary["requests"] == args.requests
     errors = main.errors + (warm.errors if warm else 0)
     return {
         "hardware": hardware.detect(with_torch=args.engine == "modnet").label(),
@@ -129,8 +129,8 @@ def soak(args: argparse.Namespace, workdir: Path, log: Any = print) -> dict[str,
         "rss_max_mib": max([rss_end, *sampler.samples]) / 2**20,
         "rss_growth_pct": growth,
         "server_alive_at_end": alive,
-        "complete": summary["requests"] == args.requests,
-        "passed": errors == 0 and growth < args.max_growth and alive and summary["requests"] == args.requests,
+        "complete": complete,
+        "passed": errors == 0 and growth < args.max_growth and alive and complete,
     }
 
 
@@ -153,11 +153,8 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
-    def log(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
     with tempfile.TemporaryDirectory(prefix="bgremove-soak-") as workdir:
-        result = soak(args, Path(workdir), log)
+        result = soak(args, Path(workdir), report.log)
     print(render(result), flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 import httpx
 
@@ -30,15 +29,6 @@ def send_raw_request(port: int, body: bytes) -> socket.socket:
     return sock
 
 
-def wait_until(predicate: object, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def assert_healthy(server: ServerProcess, body: bytes) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         assert client.get("/healthz").status_code == 200
@@ -57,12 +47,13 @@ async def test_client_disconnect_while_queued_drops_the_item(
             client.post("/remove-background?output=mask", files={"image": ("a.jpg", small_jpegs[0])})
         )
         # The first request is inside the engine once nothing is queued but a batch started.
-        assert await asyncio.to_thread(
-            wait_until, lambda: server.metric("bgremove_batch_size_count", ENGINE_LABEL) == 1
+        assert (
+            await asyncio.to_thread(wait_for_metric, server, "bgremove_batch_size_count", ENGINE_LABEL, 1)
+            == 1
         )
         leaver = send_raw_request(server.port, small_jpegs[1])
-        assert await asyncio.to_thread(
-            wait_until, lambda: server.metric("bgremove_queue_depth", ENGINE_LABEL) == 1
+        assert (
+            await asyncio.to_thread(wait_for_metric, server, "bgremove_queue_depth", ENGINE_LABEL, 1) == 1
         ), "the second request never reached the queue"
         leaver.close()  # hang up while queued behind the busy engine
         assert (
