@@ -41,6 +41,7 @@ class Source:
     alpha: U8
     foreground: U8
     original_shape: tuple[int, int]  # (h, w) before shrinking: what the service would be sent
+    category: str = "scene"  # model.training.photos' category: batches are balanced across them
 
 
 def _warp(source: Source, matrix: npt.NDArray[np.float64], height: int, width: int) -> tuple[U8, F32, U8]:

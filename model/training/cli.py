@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model.training", description=__doc__)
     sub = parser.add_subparsers(dest="stage", required=True)
 
-    p = sub.add_parser("labels", help="teacher (+ mask) labels for every photo, cached in ./cache")
-    _add_common(p, with_config=False)
+    p = sub.add_parser("labels", help="teacher (+ mask) labels for a run's training photos (./cache)")
+    _add_common(p)
 
     p = sub.add_parser("split", help="(re)write the fixed validation split file")
     _add_common(p, with_config=False)
@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
     p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
+
+    p = sub.add_parser(
+        "report", help="per-category failure table (lost limbs, stray blobs, hair) on every held-out photo"
+    )
+    _add_common(p)
+    p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
+    p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
+    p.add_argument("--no-baselines", action="store_true", help="skip the teacher and GrabCut rows")
 
     p = sub.add_parser("export", help="fp16 safetensors + model card into model/weights/")
     _add_common(p)
@@ -94,17 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     loc = _locations(args)
-    if args.stage == "labels":
-        return stages.labels(loc)
     if args.stage == "split":
         return stages.split(loc, args.size)
     cfg = _config(args)
+    if args.stage == "labels":
+        return stages.labels(loc, cfg)
     if args.stage == "train":
         return stages.train(cfg, loc)
     if args.stage == "soc":
         return stages.soc(cfg, loc)
     if args.stage == "eval":
         return stages.evaluate(cfg, loc, args.size, args.weights)
+    if args.stage == "report":
+        return stages.report(cfg, loc, args.size, args.weights, not args.no_baselines)
     if args.stage == "export":
         return stages.export(cfg, loc, args.size, args.version, args.force, args.out)
     return stages.run_all(cfg, loc, args.size, args.force)

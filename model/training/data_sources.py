@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from model.training.label_store import LabelledPhoto, LabelStore
 from model.training.paths import Locations
-from model.training.photos import Photo, list_photos
+from model.training.photos import SCENE, Photo, list_photos
 from model.training.split import partition, read_val_split
 from model.training.training_data import keep_for_training
 
@@ -15,19 +15,37 @@ from model.training.training_data import keep_for_training
 @dataclass
 class Split:
     train: list[Photo]  # masked and unmasked photos outside the validation split
-    val: list[Photo]  # the committed validation split (all masked)
+    val: list[Photo]  # the committed scene validation photos (remove.bg masks): weights are chosen by these
+    other_val: list[Photo]  # held-out portraits and hair photos: reported per category, never trained on
 
 
 def load_split(loc: Locations) -> Split:
     train, val = partition(list_photos(loc.people_dir), read_val_split(loc.val_split))
-    return Split(train, val)
+    scene = [p for p in val if p.category == SCENE]
+    return Split(train, scene, [p for p in val if p.category != SCENE])
 
 
-def labelled_training_photos(loc: Locations, split: Split, log: bool = True) -> list[LabelledPhoto]:
-    """Every training photo with its label (teacher-only for photos without a mask), minus the
-    few whose masks keep non-person objects."""
+def limited(photos: list[Photo], limits: dict[str, float]) -> list[Photo]:
+    """The first `limits[category]` photos of each limited category (keys of the new sets are content
+    hashes, so the first N are a fair sample), scene photos first: labelling is slow, so what the
+    failures need most is labelled first."""
+    taken: dict[str, int] = {}
+    kept = []
+    for photo in sorted(photos, key=lambda p: (p.category != SCENE, p.category, p.key)):
+        count = taken.get(photo.category, 0)
+        if count < limits.get(photo.category, float("inf")):
+            kept.append(photo)
+            taken[photo.category] = count + 1
+    return kept
+
+
+def labelled_training_photos(
+    loc: Locations, split: Split, limits: dict[str, float] | None = None, log: bool = True
+) -> list[LabelledPhoto]:
+    """Every training photo (up to `limits` per category) with its label (teacher-only for photos
+    without a mask), minus the few whose masks keep non-person objects."""
     store = LabelStore(loc.cache_dir, loc.teacher_onnx)
-    items = [store.load(photo) for photo in split.train]
+    items = [store.load(photo) for photo in limited(split.train, limits or {})]
     kept = [item for item in items if keep_for_training(item)]
     if log:
         dropped = sorted(item.photo.key for item in items if not keep_for_training(item))
@@ -37,4 +55,4 @@ def labelled_training_photos(loc: Locations, split: Split, log: bool = True) -> 
 
 def unlabelled_photos(split: Split) -> list[Photo]:
     """SOC adapts on photos without masks (they never are in the validation split)."""
-    return [photo for photo in split.train if photo.mask_path is None]
+    return [photo for photo in split.train if photo.mask_path is None and photo.hair_mask_path is None]

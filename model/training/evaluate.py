@@ -17,6 +17,7 @@ import numpy.typing as npt
 from model.training import checkpoint
 from model.training.config import TrainConfig
 from model.training.data_sources import load_split
+from model.training.failure_report import CATEGORY_ORDER, CategoryRow, category_rows, on_image
 from model.training.label_store import LabelStore
 from model.training.paths import Locations
 from model.training.validation import AlphaFn, Scores, ValPhoto, load_val_photos, photo_scores
@@ -69,7 +70,7 @@ def _row(method: str, alpha_fn: AlphaFn, photos: list[ValPhoto]) -> Row:
         start = time.perf_counter()
         alpha = alpha_fn(photo.image)
         seconds += time.perf_counter() - start
-        scores.append(photo_scores(alpha, photo.mask))
+        scores.append(photo_scores(alpha, photo.person()))
     iou, mae = (float(np.mean(values)) for values in zip(*scores, strict=True))
     return Row(method, iou, mae, seconds / len(photos))
 
@@ -112,7 +113,7 @@ def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | No
 
     modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
     grabcut_fn, grabcut_label = grabcut_alpha_fn()
-    teacher_scores = [photo_scores(teacher(p.image, p.key), p.mask) for p in photos]
+    teacher_scores = [photo_scores(teacher(p.image, p.key), p.person()) for p in photos]
     teacher_row = Row(
         "Teacher: RVM MobileNetV3 (GPL-3.0, not shipped)",
         float(np.mean([s[0] for s in teacher_scores])),
@@ -120,6 +121,30 @@ def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | No
         None,
     )
     return [_row(modnet_label, modnet_fn, photos), teacher_row, _row(grabcut_label, grabcut_fn, photos)]
+
+
+def category_report(
+    cfg: TrainConfig, loc: Locations, size: int, weights: Path | None = None, with_baselines: bool = True
+) -> list[CategoryRow]:
+    """Per-category failure table (model.training.failure_report) on every held-out photo: scene,
+    portrait and hair, for the weights and, with baselines, the teacher and GrabCut beside them."""
+    split = load_split(loc)
+    held_out = split.val + split.other_val
+    photos = load_val_photos(held_out)
+    by_key = {photo.key: photo for photo in held_out}
+    modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
+    rows = category_rows(modnet_label, on_image(modnet_fn), photos)
+    if with_baselines:
+        store = LabelStore(loc.cache_dir, loc.teacher_onnx)
+
+        def teacher(photo: ValPhoto) -> npt.NDArray[np.float32]:
+            return store.teacher_outputs(by_key[photo.key], photo.image)[0]
+
+        grabcut_fn, grabcut_label = grabcut_alpha_fn()
+        rows += category_rows("Teacher: RVM MobileNetV3 (not shipped)", teacher, photos, timed=False)
+        rows += category_rows(grabcut_label, on_image(grabcut_fn), photos)
+    order = {category: i for i, category in enumerate(CATEGORY_ORDER)}
+    return sorted(rows, key=lambda row: order.get(row.category, 99))  # stable: methods stay in order
 
 
 def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]) -> list[Row]:

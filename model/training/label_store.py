@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from model.training.photos import Photo, read_mask, read_rgb
+from model.training.photos import Photo, read_photo_mask, read_rgb
 from model.training.soft_labels import combine_mask_and_teacher
 from model.training.teacher import RvmTeacher
 
@@ -96,7 +96,7 @@ class LabelStore:
         image = read_rgb(photo.image_path)
         height, width = image.shape[:2]
         teacher_alpha, fgr = self.teacher_outputs(photo, image)
-        mask = read_mask(photo.mask_path, height, width) if photo.mask_path else None
+        mask = read_photo_mask(photo, height, width)
         _, _, label_path = self._paths(photo)
         if label_path.is_file():
             alpha = _read_alpha16(label_path)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.training.label_store import LabelStore
-from model.training.photos import list_photos
+from model.training.photos import Photo
 from model.training.soft_labels import MAX_MASK_ONLY_FRACTION, mask_only_fraction
 
 
@@ -19,9 +19,8 @@ class LabelStats:
     excluded: list[tuple[str, float]]  # masks keeping non-person objects: not trained on
 
 
-def make_labels(people_dir: Path, cache_dir: Path, teacher_onnx: Path, verbose: bool = True) -> LabelStats:
+def make_labels(photos: list[Photo], cache_dir: Path, teacher_onnx: Path, verbose: bool = True) -> LabelStats:
     store = LabelStore(cache_dir, teacher_onnx)
-    photos = list_photos(people_dir)
     start = time.perf_counter()
     corrections: list[tuple[str, float]] = []
     for index, photo in enumerate(photos, 1):

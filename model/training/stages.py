@@ -9,10 +9,14 @@ from model.training.config import TrainConfig
 from model.training.paths import Locations
 
 
-def labels(loc: Locations) -> int:
+def labels(loc: Locations, cfg: TrainConfig) -> int:
+    """Teacher labels for the photos a run with `cfg` trains on (its category limits applied)."""
+    from model.training.data_sources import limited, load_split
     from model.training.make_labels import make_labels
+    from model.training.training_data import parse_category_weights
 
-    stats = make_labels(loc.people_dir, loc.cache_dir, loc.teacher_onnx)
+    photos = limited(load_split(loc).train, parse_category_weights(cfg.category_limits))
+    stats = make_labels(photos, loc.cache_dir, loc.teacher_onnx)
     print(f"labelled {stats.photos} photos ({stats.masked} with masks) in {stats.seconds:.0f} s")
     for key, fraction in stats.excluded:
         print(f"  not trained on: {key} (mask keeps {fraction:.0%} non-person area)")
@@ -59,6 +63,14 @@ def evaluate(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) 
     return 0
 
 
+def report(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None, baselines: bool) -> int:
+    from model.training.evaluate import category_report
+    from model.training.failure_report import markdown
+
+    print(markdown(category_report(cfg, loc, size, weights, baselines)))
+    return 0
+
+
 def export(
     cfg: TrainConfig, loc: Locations, size: int, version: str | None, force: bool, out: Path | None
 ) -> int:
@@ -74,7 +86,7 @@ def run_all(cfg: TrainConfig, loc: Locations, size: int, force: bool) -> int:
 
     if not loc.val_split.is_file() or not read_val_split(loc.val_split):
         split(loc, 40)
-    labels(loc)
+    labels(loc, cfg)
     from model.training.train_supervised import train_supervised
 
     outcome = train_supervised(cfg, loc)

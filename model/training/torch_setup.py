@@ -24,12 +24,20 @@ def configure_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); full fp32 on CPU, where bf16
-    matmuls are slow on most machines."""
+def autocast(device: torch.device, cpu_bf16: bool = False) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast on CUDA (no loss scaling needed, unlike fp16). On CPU only when asked and the CPU
+    computes bf16 natively (AVX512-BF16 or AMX): emulated bf16 is slower than fp32."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu_bf16 and cpu_bf16_available():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_bf16_available() -> bool:
+    from model.serving import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
 
 
 def normalise(images_u8: torch.Tensor) -> torch.Tensor:
@@ -52,6 +60,17 @@ def set_train_mode(net: nn.Module, freeze_backbone_bn: bool, freeze_all_norms: b
         for module in scope.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm | nn.InstanceNorm2d):
                 module.eval()
+
+
+def freeze_early_backbone(net: nn.Module, stages: int) -> None:
+    """Stops gradients into the first `stages` MobileNetV2 feature stages (ImageNet low-level filters,
+    which fine-tuning barely moves): less backward work per step. 0 leaves every stage trainable."""
+    features = getattr(getattr(net, "backbone", None), "model", None)
+    if stages <= 0 or features is None:
+        return
+    for index, stage in enumerate(features.features):
+        if index < stages:
+            stage.requires_grad_(False)
 
 
 def param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, object]]:

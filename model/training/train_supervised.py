@@ -24,10 +24,12 @@ from model.training.data_sources import labelled_training_photos, load_split
 from model.training.ema import ModelEma
 from model.training.inference import predict_alpha
 from model.training.losses import SupervisedLoss, supervised_loss
-from model.training.paths import Locations
+from model.training.paths import REPO_ROOT, Locations
 from model.training.torch_setup import (
     autocast,
     configure_threads,
+    cpu_bf16_available,
+    freeze_early_backbone,
     lr_at,
     new_network,
     normalise,
@@ -36,8 +38,9 @@ from model.training.torch_setup import (
     set_lr,
     set_train_mode,
 )
-from model.training.training_data import AugmentedPhotos, BatchPlan, to_source
+from model.training.training_data import AugmentedPhotos, BatchPlan, parse_category_weights, to_source
 from model.training.validation import Scores, ValPhoto, load_val_photos, score
+from model.weights import load_weights
 
 Log = Callable[[str], None]
 
@@ -58,12 +61,13 @@ def supervised_step(
     images_u8: torch.Tensor,
     alpha: torch.Tensor,
     grad_clip: float,
+    cpu_bf16: bool = False,
 ) -> SupervisedLoss:
     """One optimisation step on a batch (uint8 images [B,3,H,W], alpha [B,1,H,W] in 0..1)."""
     device = next(net.parameters()).device
     images = normalise(images_u8.to(device, non_blocking=True))
     alpha = alpha.to(device, non_blocking=True)
-    with autocast(device):
+    with autocast(device, cpu_bf16):
         pred_semantic, pred_detail, pred_matte = net(images, False)
     assert pred_semantic is not None and pred_detail is not None
     losses = supervised_loss(images, pred_semantic, pred_detail, pred_matte, alpha)
@@ -125,17 +129,25 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     elif cfg.continue_from:
         state = continued_state(loc.run_dir(cfg.continue_from), cfg, log)
     split = load_split(loc)
-    sources = [to_source(item, cfg.source_short_side) for item in labelled_training_photos(loc, split)]
+    limits = parse_category_weights(cfg.category_limits)
+    items = labelled_training_photos(loc, split, limits)
+    sources = [to_source(item, cfg.source_short_side) for item in items]
     val_photos = load_val_photos(split.val, cfg.val_short_side)
 
     net = new_network()
-    if state is None:
-        load_imagenet_backbone(net, loc.backbone_npz)
-    else:
+    if state is not None:
         net.load_state_dict(state["model"])
+    elif cfg.init_weights:
+        info = load_weights(net, REPO_ROOT / cfg.init_weights)  # an absolute path stays as it is
+        log(f"starting from {cfg.init_weights} ({info.name} {info.version})")
+    else:
+        load_imagenet_backbone(net, loc.backbone_npz)
+    freeze_early_backbone(net, cfg.frozen_stages)
     net.to(device)
     ema = ModelEma(net, cfg.ema_decay)
     optimizer = torch.optim.AdamW(param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    if cfg.cpu_bf16 and device.type == "cpu" and not cpu_bf16_available():
+        log("cpu_bf16: this CPU has no native bf16 (AVX512-BF16/AMX); training in fp32")
     step, best, best_step = 0, None, 0
     if state is not None:
         ema.module.load_state_dict(state["ema"])
@@ -161,7 +173,15 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         )
 
     plan = BatchPlan(
-        sources, cfg.batch_size, cfg.train_size, cfg.crop_size, cfg.whole_fraction, cfg.seed, step, cfg.steps
+        sources,
+        cfg.batch_size,
+        cfg.train_size,
+        cfg.crop_size,
+        cfg.whole_fraction,
+        cfg.seed,
+        step,
+        cfg.steps,
+        parse_category_weights(cfg.category_weights),
     )
     loader = DataLoader(
         AugmentedPhotos(sources, cfg.seed),
@@ -175,7 +195,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     window: list[float] = []
     for images_u8, alpha in loader:
         set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
-        losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip)
+        losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16)
         step += 1
         ema.update(net, step)
         window.append(float(losses.total.detach()))

@@ -45,7 +45,32 @@ def to_source(item: LabelledPhoto, max_short_side: int) -> Source:
         return a if scale == 1.0 else cv2.resize(a, size, interpolation=cv2.INTER_AREA)
 
     alpha_u8 = (np.clip(item.alpha, 0, 1) * 255.0 + 0.5).astype(np.uint8)
-    return Source(shrink(item.image), shrink(alpha_u8), shrink(item.foreground), (height, width))
+    return Source(
+        shrink(item.image), shrink(alpha_u8), shrink(item.foreground), (height, width), item.photo.category
+    )
+
+
+def parse_category_weights(text: str) -> dict[str, float]:
+    """ "scene:0.5,portrait:0.25" -> {"scene": 0.5, "portrait": 0.25} (empty: every photo alike)."""
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition(":")
+        if not sep or float(value) < 0:
+            raise ValueError(f"category weight {part!r}: expected name:weight >= 0")
+        weights[name.strip()] = float(value)
+    return weights
+
+
+def sampling_probabilities(sources: list[Source], category_weights: dict[str, float]) -> np.ndarray:
+    """Per-photo sampling probability: each category gets its weight's share of the samples, split
+    evenly among its photos; categories without a weight share equally with weight 1. Without this the
+    1,000 close portraits would drown the 200 scene photos the scene failures (limbs, clutter) need."""
+    categories = [s.category for s in sources]
+    counts = {c: categories.count(c) for c in set(categories)}
+    per_photo = np.array([category_weights.get(c, 1.0) / counts[c] for c in categories], np.float64)
+    if per_photo.sum() <= 0:
+        raise ValueError("category weights leave nothing to sample")
+    return per_photo / per_photo.sum()
 
 
 def _aspect_bucket(height: int, width: int) -> int:
@@ -72,8 +97,10 @@ class BatchPlan(Sampler[list[SampleKey]]):
         seed: int,
         start_step: int,
         end_step: int,
+        category_weights: dict[str, float] | None = None,
     ) -> None:
         self.shapes = [s.original_shape for s in sources]
+        self.probabilities = sampling_probabilities(sources, category_weights or {})
         self.buckets: dict[int, list[int]] = {}
         for index, (h, w) in enumerate(self.shapes):
             self.buckets.setdefault(_aspect_bucket(h, w), []).append(index)
@@ -87,15 +114,18 @@ class BatchPlan(Sampler[list[SampleKey]]):
     def plan(self, step: int) -> list[SampleKey]:
         rng = np.random.default_rng([self.seed, step])
         if rng.random() < self.whole_fraction:
-            anchor = int(rng.integers(len(self.shapes)))
+            anchor = int(rng.choice(len(self.shapes), p=self.probabilities))
             anchor_h, anchor_w = self.shapes[anchor]
             height, width = network_input_size(anchor_h, anchor_w, self.train_size)
             # Extreme panoramas would blow up the batch; inference sees few of them.
             height, width = min(height, 2 * self.train_size), min(width, 2 * self.train_size)
-            pool = self.buckets[_aspect_bucket(anchor_h, anchor_w)]
-            members = [anchor] + [int(pool[i]) for i in rng.integers(len(pool), size=self.batch_size - 1)]
+            pool = np.array(self.buckets[_aspect_bucket(anchor_h, anchor_w)])
+            weights = self.probabilities[pool] / self.probabilities[pool].sum()
+            picks = rng.choice(len(pool), size=self.batch_size - 1, p=weights)
+            members = [anchor] + [int(pool[i]) for i in picks]
             return [SampleKey(m, height, width, True, step, k) for k, m in enumerate(members)]
-        members = [int(i) for i in rng.integers(len(self.shapes), size=self.batch_size)]
+        picks = rng.choice(len(self.shapes), size=self.batch_size, p=self.probabilities)
+        members = [int(i) for i in picks]
         size = self.crop_size
         return [SampleKey(m, size, size, False, step, k) for k, m in enumerate(members)]
 

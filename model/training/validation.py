@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from model.training.photos import Photo, read_mask, read_rgb
+from model.training.photos import SCENE, Photo, read_hair_mask, read_photo_mask, read_rgb
 
 AlphaFn = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 
@@ -23,7 +23,14 @@ AlphaFn = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 class ValPhoto:
     key: str
     image: npt.NDArray[np.uint8]
-    mask: npt.NDArray[np.bool_]
+    mask: npt.NDArray[np.bool_] | None  # the person (None for hair photos, which only mark hair)
+    hair: npt.NDArray[np.bool_] | None = None  # hair pixels, where the photo's set marks them
+    category: str = SCENE
+
+    def person(self) -> npt.NDArray[np.bool_]:
+        if self.mask is None:
+            raise ValueError(f"validation photo {self.key} has no person mask")
+        return self.mask
 
 
 @dataclass(frozen=True)
@@ -35,22 +42,28 @@ class Scores:
         return other is None or (self.iou, -self.mae) > (other.iou, -other.mae)
 
 
+def _shrink_mask(mask: npt.NDArray[np.bool_], size: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    return np.asarray(cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5)
+
+
 def load_val_photos(photos: Sequence[Photo], short_side: int | None = None) -> list[ValPhoto]:
     """The photos with their masks, optionally shrunk to `short_side` (training-time validation
     is cheaper that way; the final `eval` stage scores at full size)."""
     out = []
     for photo in photos:
-        if photo.mask_path is None:
+        if photo.mask_path is None and photo.hair_mask_path is None:
             raise ValueError(f"validation photo {photo.key} has no mask")
         image = read_rgb(photo.image_path)
         height, width = image.shape[:2]
-        mask = read_mask(photo.mask_path, height, width)
+        mask = read_photo_mask(photo, height, width)
+        hair = read_hair_mask(photo, height, width)
         scale = 1.0 if short_side is None else min(1.0, short_side / min(height, width))
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
-            mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
-        out.append(ValPhoto(photo.key, image, mask))
+            mask = None if mask is None else _shrink_mask(mask, size)
+            hair = None if hair is None else _shrink_mask(hair, size)
+        out.append(ValPhoto(photo.key, image, mask, hair, photo.category))
     return out
 
 
@@ -64,5 +77,5 @@ def photo_scores(alpha: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]) ->
 
 
 def score(alpha_fn: AlphaFn, photos: Sequence[ValPhoto]) -> Scores:
-    per_photo = [photo_scores(alpha_fn(p.image), p.mask) for p in photos]
+    per_photo = [photo_scores(alpha_fn(p.image), p.person()) for p in photos]
     return Scores(float(np.mean([s[0] for s in per_photo])), float(np.mean([s[1] for s in per_photo])))

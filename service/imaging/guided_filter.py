@@ -122,3 +122,28 @@ def guided_filter(guide: Guide, src: Float, radius: int, eps: float, subsample: 
         guide_c = guide[..., c] if g_small.ndim == 3 else guide
         out += full_size(np.ascontiguousarray(a_c)) * _as_unit_float(guide_c)
     return out
+
+
+def guided_upsample(guide: npt.NDArray[np.uint8], src_small: Float, radius: int, eps: float) -> Float:
+    """A low-resolution `src_small` (h x w, e.g. a network's matte) brought to the guide's full size
+    (H x W x 3 uint8 photo) edge-aware: the guided filter's linear coefficients are fitted at the low
+    resolution against the photo shrunk to it, then applied to the full-resolution photo (the fast
+    guided filter's upsampling, Wu et al. 2018's DGF without learning). Edges land where the photo's
+    edges are, where bilinear upsampling smears them over the scale factor. `radius` is in low-res
+    pixels. Unclipped (callers clip)."""
+    height, width = guide.shape[:2]
+    small_h, small_w = src_small.shape
+    g_small = _f32(cv2.resize(guide, (small_w, small_h), interpolation=cv2.INTER_AREA))
+    g_small *= np.float32(1.0 / 255.0)
+    coefficients = _coefficients_color if g_small.ndim == 3 else _coefficients_gray
+    a, b = coefficients(g_small, _f32(src_small), radius, eps)
+    # Coefficients are smooth (window means), so bilinear is the right way to bring them up.
+    stacked = np.dstack([box_mean(a, radius), box_mean(b, radius)])
+    full = _f32(cv2.resize(stacked, (width, height), interpolation=cv2.INTER_LINEAR))
+    channels = 3 if g_small.ndim == 3 else 1
+    out = np.ascontiguousarray(full[..., channels])
+    scale = np.float32(1.0 / 255.0)
+    for c in range(channels):
+        guide_c = guide[..., c] if channels == 3 else guide
+        out += full[..., c] * (guide_c * scale)
+    return out

@@ -36,9 +36,11 @@ def test_shipped_weights_beat_grabcut_on_held_out_photos() -> None:
     torch.manual_seed(0)
     alphas = engine.predict_batch([p.image for p in photos])
     for alpha, photo in zip(alphas, photos, strict=True):
-        assert alpha.shape == photo.mask.shape and alpha.dtype == np.float32
+        assert alpha.shape == photo.person().shape and alpha.dtype == np.float32
         assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and alpha.std() > 0.05  # not a constant
-    modnet_iou = float(np.mean([photo_scores(a, p.mask)[0] for a, p in zip(alphas, photos, strict=True)]))
+    modnet_iou = float(np.mean([photo_scores(a, p.person())[0] for a, p in zip(alphas, photos, strict=True)]))
     grabcut = GrabCutEngine().predict_batch([p.image for p in photos])
-    grabcut_iou = float(np.mean([photo_scores(a, p.mask)[0] for a, p in zip(grabcut, photos, strict=True)]))
+    grabcut_iou = float(
+        np.mean([photo_scores(a, p.person())[0] for a, p in zip(grabcut, photos, strict=True)])
+    )
     assert modnet_iou >= max(ABSOLUTE_FLOOR, grabcut_iou), (modnet_iou, grabcut_iou)

@@ -1,0 +1,154 @@
+"""Validation that sees the failures users report, per photo category.
+
+IoU and MAE average the failures away: a lost forearm or a leaf blob beside the head moves IoU by a
+percent. So beside them, on every validation photo:
+- lost foreground: share of the person mask the matte drops (alpha < 0.5), e.g. arms;
+- stray blobs: share of the image covered by alpha >= 0.5 regions that do not touch the person
+  (connected components with no pixel within a small margin of the mask), e.g. clutter;
+- hair kept: share of the hair mask's pixels with alpha >= 0.5 (hair photos mark only the hair).
+Categories (model.training.photos): scene photos with remove.bg masks, close portraits with
+face-parsing masks, hair photos with hair masks. Each row says which photos it covers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from model.training.photos import HAIR, PORTRAIT, SCENE
+from model.training.validation import AlphaFn, ValPhoto, photo_scores
+
+Alpha = npt.NDArray[np.float32]
+Mask = npt.NDArray[np.bool_]
+CATEGORY_ORDER = (SCENE, PORTRAIT, HAIR)
+CATEGORY_NAMES = {
+    SCENE: "full/half body in scenes (remove.bg masks)",
+    PORTRAIT: "close portraits (face-parsing masks)",
+    HAIR: "hair photos (hair masks)",
+}
+
+
+def lost_foreground(alpha: Alpha, mask: Mask) -> float:
+    """Share of the person's mask that the matte calls background."""
+    area = int(np.count_nonzero(mask))
+    return 0.0 if area == 0 else float(np.count_nonzero(mask & (alpha < 0.5))) / area
+
+
+def stray_blobs(alpha: Alpha, mask: Mask) -> float:
+    """Share of the image covered by foreground regions that do not touch the person. The margin
+    (1 % of the short side) keeps a slightly wide outline from counting as a separate blob."""
+    foreground = (alpha >= 0.5).astype(np.uint8)
+    count, labels = cv2.connectedComponents(foreground, connectivity=8)
+    if count <= 1:
+        return 0.0
+    margin = max(1, round(0.01 * min(mask.shape)))
+    near_person = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)) > 0
+    touching = np.unique(labels[near_person & (foreground > 0)])
+    stray = (labels > 0) & ~np.isin(labels, touching)
+    return float(np.count_nonzero(stray)) / mask.size
+
+
+def hair_kept(alpha: Alpha, hair: Mask) -> float:
+    area = int(np.count_nonzero(hair))
+    return math.nan if area == 0 else float(np.count_nonzero(hair & (alpha >= 0.5))) / area
+
+
+@dataclass(frozen=True)
+class PhotoMeasures:
+    iou: float  # nan where the photo has no person mask (hair photos)
+    mae: float
+    lost: float
+    stray: float
+    hair: float  # nan where the photo has no hair mask
+
+
+def measure(alpha: Alpha, photo: ValPhoto) -> PhotoMeasures:
+    iou = mae = lost = stray = math.nan
+    if photo.mask is not None:
+        iou, mae = photo_scores(alpha, photo.mask)
+        lost, stray = lost_foreground(alpha, photo.mask), stray_blobs(alpha, photo.mask)
+    hair = math.nan if photo.hair is None else hair_kept(alpha, photo.hair)
+    return PhotoMeasures(iou, mae, lost, stray, hair)
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    method: str
+    category: str
+    photos: int
+    iou: float
+    mae: float
+    lost: float
+    stray: float
+    hair: float
+    seconds_per_image: float | None
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+PhotoAlphaFn = Callable[[ValPhoto], Alpha]
+
+
+def on_image(alpha_fn: AlphaFn) -> PhotoAlphaFn:
+    return lambda photo: alpha_fn(photo.image)
+
+
+def category_rows(
+    method: str, alpha_fn: PhotoAlphaFn, photos: Sequence[ValPhoto], timed: bool = True
+) -> list[CategoryRow]:
+    """One row per category present in `photos` (`alpha_fn` gets the photo, so a cached teacher can
+    look its output up by key; wrap an image function with `on_image`)."""
+    per_category: dict[str, list[PhotoMeasures]] = {}
+    seconds: dict[str, float] = {}
+    for photo in photos:
+        started = time.perf_counter()
+        alpha = alpha_fn(photo)
+        seconds[photo.category] = seconds.get(photo.category, 0.0) + time.perf_counter() - started
+        per_category.setdefault(photo.category, []).append(measure(alpha, photo))
+    rows = []
+    order = {category: i for i, category in enumerate(CATEGORY_ORDER)}
+    for category in sorted(per_category, key=lambda c: order.get(c, len(order))):
+        items = per_category[category]
+        rows.append(
+            CategoryRow(
+                method,
+                category,
+                len(items),
+                _mean([m.iou for m in items]),
+                _mean([m.mae for m in items]),
+                _mean([m.lost for m in items]),
+                _mean([m.stray for m in items]),
+                _mean([m.hair for m in items]),
+                seconds[category] / len(items) if timed else None,
+            )
+        )
+    return rows
+
+
+def markdown(rows: Sequence[CategoryRow]) -> str:
+    def cell(value: float, percent: bool = False) -> str:
+        if math.isnan(value):
+            return "—"
+        return f"{value * 100:.2f} %" if percent else f"{value:.4f}"
+
+    lines = [
+        "| category | method | photos | IoU ↑ | MAE ↓ | lost foreground ↓ | stray blobs ↓ | hair kept ↑ "
+        "| s / image |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        seconds = "—" if row.seconds_per_image is None else f"{row.seconds_per_image:.2f}"
+        lines.append(
+            f"| {row.category} | {row.method} | {row.photos} | {cell(row.iou)} | {cell(row.mae)} | "
+            f"{cell(row.lost, True)} | {cell(row.stray, True)} | {cell(row.hair, True)} | {seconds} |"
+        )
+    return "\n".join(lines)

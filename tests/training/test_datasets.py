@@ -1,0 +1,92 @@
+"""The photo catalogue over the real ../shared layout (three labelled sets and their encodings), the
+per-category validation split, category-balanced sampling and the failure measures."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from model.training.augment import Source
+from model.training.data_sources import limited
+from model.training.failure_report import category_rows, lost_foreground, on_image, stray_blobs
+from model.training.paths import PEOPLE_DIR, VAL_SPLIT_FILE
+from model.training.photos import HAIR, PARSING, PORTRAIT, SCENE, list_photos, read_photo_mask, read_rgb
+from model.training.split import CATEGORY_VAL_SIZES, DEFAULT_VAL_SIZE, choose_val_split, read_val_split
+from model.training.training_data import BatchPlan, parse_category_weights
+from model.training.validation import ValPhoto
+
+
+def test_catalogue_knows_each_set_and_its_mask_encoding() -> None:
+    photos = list_photos(PEOPLE_DIR)  # fails without ../shared: CI always has it
+    kinds = Counter((p.category, p.mask_path is not None, p.hair_mask_path is not None) for p in photos)
+    assert kinds[(SCENE, True, False)] == 250
+    assert kinds[(PORTRAIT, True, False)] == 1100 and kinds[(PORTRAIT, False, False)] == 100
+    assert kinds[(HAIR, False, True)] == 1050
+    portrait = next(p for p in photos if p.category == PORTRAIT and p.mask_path is not None)
+    assert portrait.mask_kind == PARSING
+    image = read_rgb(portrait.image_path)
+    mask = read_photo_mask(portrait, *image.shape[:2])
+    assert mask is not None
+    # Class ids 1..18 are the person: a close portrait is mostly person, and never all of it.
+    assert 0.2 < mask.mean() < 0.98
+
+
+def test_committed_split_holds_each_category_and_keeps_the_scene_choice() -> None:
+    photos = list_photos(PEOPLE_DIR)
+    committed = read_val_split(VAL_SPLIT_FILE)
+    assert committed == set(choose_val_split(photos))
+    category = {p.key: p.category for p in photos}
+    counts = Counter(category[key] for key in committed)
+    assert counts == {SCENE: DEFAULT_VAL_SIZE, **CATEGORY_VAL_SIZES}
+
+
+def _source(category: str) -> Source:
+    image = np.zeros((40, 30, 3), np.uint8)
+    return Source(image, np.zeros((40, 30), np.uint8), image, (400, 300), category)
+
+
+def test_category_weights_set_each_categorys_share_of_samples() -> None:
+    sources = [_source(SCENE)] * 10 + [_source(PORTRAIT)] * 90
+    plan = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 400, parse_category_weights("scene:0.5,portrait:0.5"))
+    picks = [key.index for step in plan for key in step]
+    scene_share = sum(index < 10 for index in picks) / len(picks)
+    assert 0.42 < scene_share < 0.58  # unweighted it would be 0.10
+    with pytest.raises(ValueError):
+        parse_category_weights("scene=0.5")
+
+
+def test_category_limits_keep_scene_photos_first_and_cap_the_others() -> None:
+    photos = list_photos(PEOPLE_DIR)
+    kept = limited(photos, {PORTRAIT: 7, HAIR: 3})
+    counts = Counter(p.category for p in kept)
+    assert counts[PORTRAIT] == 7 and counts[HAIR] == 3 and counts[SCENE] == 358
+    assert kept[0].category == SCENE
+
+
+def test_failure_measures_see_a_lost_arm_and_a_stray_blob() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[20:90, 40:60] = True  # body
+    mask[30:40, 60:90] = True  # arm
+    alpha = mask.astype(np.float32)
+    assert lost_foreground(alpha, mask) == 0.0 and stray_blobs(alpha, mask) == 0.0
+    no_arm = alpha.copy()
+    no_arm[30:40, 60:90] = 0.0
+    assert lost_foreground(no_arm, mask) == pytest.approx(300 / mask.sum())
+    blob = alpha.copy()
+    blob[0:10, 0:10] = 0.9  # clutter far from the person
+    blob[88:95, 45:55] = 1.0  # touches the person: part of it, not a blob
+    assert stray_blobs(blob, mask) == pytest.approx(100 / mask.size)
+
+
+def test_category_rows_report_hair_kept_and_leave_person_measures_empty_for_hair_photos() -> None:
+    hair = np.zeros((50, 50), bool)
+    hair[0:10, :] = True
+    photo = ValPhoto("figaro/1", np.zeros((50, 50, 3), np.uint8), None, hair, HAIR)
+    half = np.zeros((50, 50), np.float32)
+    half[0:5, :] = 1.0
+    (row,) = category_rows("half", on_image(lambda image: half), [photo])
+    assert row.category == HAIR and row.hair == pytest.approx(0.5)
+    assert math.isnan(row.iou) and math.isnan(row.lost)
