@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.engines.base import Alpha, EngineError, EngineOutOfMemory, RGBImage
+from service.contract import Alpha, EngineError, EngineOutOfMemory, RGBImage
 
 BATCH_MS_ENV = "BENCH_FAKE_BATCH_MS"
 ITEM_MS_ENV = "BENCH_FAKE_ITEM_MS"

@@ -16,7 +16,7 @@ from functools import partial
 from typing import TypeVar
 
 from service.batcher import BatcherClosedError, QueueFullError
-from service.engines.base import Alpha, RGBImage
+from service.contract import Alpha, RGBImage
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable, render

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.engines.base import Alpha, RGBImage
+from service.contract import Alpha, RGBImage
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from service.engines.base import Alpha, RGBImage
+from service.contract import Alpha, RGBImage
 from service.engines.person_detect import PersonDetector
 from service.engines.person_prior import Labels, person_labels, rectangle_prior
 from service.imaging.guided_filter import guided_filter

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from service.config import Settings
-from service.engines.base import MattingEngine
+from service.contract import MattingEngine
 
 log = logging.getLogger(__name__)
 

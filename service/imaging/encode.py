@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.engines.base import Alpha, RGBImage
+from service.contract import Alpha, RGBImage
 from service.errors import ApiError, ErrorKind
 from service.imaging.blend import composite_over, cut_out, quantize_alpha
 from service.imaging.options import ImageFormat, OutputKind, OutputOptions

@@ -15,7 +15,7 @@ from PIL import Image
 from prometheus_client import CollectorRegistry
 
 from service.app import create_app
-from service.engines.base import EngineError
+from service.contract import EngineError
 from service.engines.loader import EngineSet
 from tests.apprunner import make_settings, running_app
 from tests.fakes import FakeEngine, centre_ellipse

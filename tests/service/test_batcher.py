@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from service.batcher import BatcherClosedError, DynamicBatcher, QueueFullError
-from service.engines.base import EngineError
+from service.contract import EngineError
 from service.metrics import Metrics
 from tests.fakes import FakeEngine
 
