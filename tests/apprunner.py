@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from service.app import create_app
 from service.config import Settings
 from service.engines.loader import EngineSet
-from tests.fakes import REPO
+from tests.locations import REPO
 
 
 def make_settings(**overrides: Any) -> Settings:

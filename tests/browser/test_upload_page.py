@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.cdp import CHROMIUM, Page, chromium_page
 from tests.client.live_server import serve
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE
 
 pytestmark = [
     pytest.mark.browser,

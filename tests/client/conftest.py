@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE
 
 UNLABELED = PEOPLE / "unlabeled"
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from bench.fake_engine import FakeEngine
 from bgremove_client import (
     AsyncBgRemoveClient,
     BgRemoveClient,
@@ -23,7 +24,6 @@ from bgremove_client import (
 from service.engines.loader import EngineSet
 from tests.apprunner import make_settings, running_app
 from tests.client.live_server import build_app, fake_engines, serve
-from tests.fakes import FakeEngine
 
 # (output, format) -> (media type, PIL mode of the decoded result)
 CASES: dict[tuple[str, str | None], tuple[str, str]] = {

@@ -14,11 +14,12 @@ import pytest
 from PIL import Image
 from prometheus_client import CollectorRegistry
 
+from bench.fake_engine import FakeEngine, centre_ellipse
+from bench.metric_reader import metric_value
 from service.app import create_app
-from service.contract import EngineError
+from service.contract import EngineError, EngineOutOfMemory
 from service.engines.loader import EngineSet
 from tests.apprunner import make_settings, running_app
-from tests.fakes import FakeEngine, centre_ellipse
 
 
 def jpeg_bytes(w: int = 64, h: int = 48, exif_orientation: int | None = None) -> bytes:
@@ -40,7 +41,7 @@ def fakes(**modnet_kw: object) -> EngineSet:
 
 def metric(client: object, name: str, labels: dict[str, str]) -> float:
     registry = client.app.state.service.metrics.registry  # type: ignore[attr-defined]
-    return registry.get_sample_value(name, labels) or 0.0
+    return metric_value(registry, name, labels)
 
 
 CASES = [
@@ -246,7 +247,9 @@ async def test_deadline_gives_503_timeout_with_retry_after() -> None:
     ("error", "reason"),
     [
         (EngineError("boom"), "engine_error"),
-        (type("ModelOutOfMemory", (RuntimeError,), {})("oom"), "out_of_memory"),
+        (EngineOutOfMemory("oom"), "out_of_memory"),
+        # Recognised by type, not by name: a framework error named like one is an engine error.
+        (type("CudaOutOfMemory", (RuntimeError,), {})("oom"), "engine_error"),
     ],
 )
 async def test_modnet_failure_falls_back_to_grabcut(error: Exception, reason: str) -> None:

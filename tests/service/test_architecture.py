@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.config import Settings
-from tests.fakes import REPO
+from tests.locations import REPO
 
 
 def test_service_never_imports_torch() -> None:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.apprunner import make_settings, running_app
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE
 
 PHOTOS = PEOPLE / "segmentation-remove-bg"
 pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/people is absent")
