@@ -15,22 +15,15 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from bench.fake_engine import FakeEngine
 from bench.server import wait_ready
 from service.app import create_app
 from service.config import Settings
 from service.engines.loader import EngineSet
-from tests.apprunner import make_settings
-
-
-def fake_engines() -> EngineSet:
-    return EngineSet(grabcut=FakeEngine("grabcut"), modnet=FakeEngine("modnet"))
+from tests.apprunner import fakes, make_settings
 
 
 def build_app(settings: Settings | None = None, engines: EngineSet | None = None) -> FastAPI:
-    return create_app(
-        settings or make_settings(), engines=engines or fake_engines(), registry=CollectorRegistry()
-    )
+    return create_app(settings or make_settings(), engines=engines or fakes(), registry=CollectorRegistry())
 
 
 @contextlib.contextmanager
