@@ -17,6 +17,7 @@ from service.imaging.encode import check_renderable, render
 from service.imaging.options import ImageFormat, OutputKind, OutputOptions
 from service.imaging.png import FAST_PNG_AVAILABLE, encode_png
 from tests.imaging import samples
+from tests.locations import REPO
 
 H, W = 37, 53  # odd sizes catch stride and subsampling mistakes
 
@@ -217,5 +218,5 @@ def test_imaging_layer_imports_neither_torch_nor_opencv() -> None:
         "bad = [m for m in ('torch', 'cv2') if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=samples.REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
