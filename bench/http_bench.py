@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import LoadPlan, run_load_sync
-from bench.server import EngineKind, ServerProcess, ServerSpec, running_server, sample_value
+from bench.metric_reader import metric_value
+from bench.server import EngineKind, ServerProcess, ServerSpec, running_server
 
 OUTPUTS: tuple[tuple[str, str], ...] = (("mask", "png"), ("rgba", "png"), ("rgba", "webp"))
 RATIO_OUTPUT = ("mask", "png")  # the cheapest encode, so the engine's share of the time is largest
@@ -57,8 +58,8 @@ def batch_counters(server: ServerProcess) -> tuple[float, float]:
     engine = "grabcut" if server.spec.engine == "grabcut" else "modnet"
     labels = {"engine": engine}
     return (
-        sample_value(text, "bgremove_batch_size_count", labels),
-        sample_value(text, "bgremove_batch_size_sum", labels),
+        metric_value(text, "bgremove_batch_size_count", labels),
+        metric_value(text, "bgremove_batch_size_sum", labels),
     )
 
 

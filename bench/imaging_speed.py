@@ -1,5 +1,6 @@
 """Cost of the edge-quality steps at 1080p and 4K: colour decontamination, refine=trimap, and the
-whole GrabCut engine (which works at 384 px but feathers its edges at full resolution).
+whole GrabCut engine (which works at 384 px but feathers its edges at full resolution);
+`bench/imaging_codecs.py` times decoding and encoding. Results in docs/benchmarks.md.
 
     .venv/bin/python -m bench.imaging_speed [--repeat 5]
 

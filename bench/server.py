@@ -1,4 +1,7 @@
-"""Runs `python -m service` as a real uvicorn process on 127.0.0.1 (a free port) for load tools and
+"""The one way tools and tests start a server and wait for it (`wait_ready` also serves the
+in-thread server of `tests/client/live_server.py`).
+
+Runs `python -m service` as a real uvicorn process on 127.0.0.1 (a free port) for load tools and
 tests, with the engine chosen per run: the fake (tunable latency), MODNet (the shipped weights, or
 random weights where the repo has none), or GrabCut.
 
@@ -15,16 +18,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.fake_engine import FACTORY as FAKE_FACTORY
+from bench.metric_reader import metric_value
 from service.config import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,24 +125,30 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + ready_timeout_s
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise ServerError(f"server exited with {self._process.returncode}:\n{self.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/readyz").status_code == 200:
-                        return
-                time.sleep(0.1)
-        self.stop()
-        raise ServerError(f"server not ready after {ready_timeout_s:.0f} s:\n{self.log_tail()}")
+        try:
+            wait_ready(self.base_url, self.alive, ready_timeout_s, self._exit_and_log)
+        except ServerError:
+            self.stop()
+            raise
+
+    def terminate(self) -> None:
+        """SIGTERM (uvicorn's graceful shutdown, then the service's drain) without waiting."""
+        if self._process is None:
+            raise ServerError("not started")
+        self._process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout_s: float) -> int:
+        """The exit code; raises `subprocess.TimeoutExpired` if it is still running after `timeout_s`."""
+        if self._process is None:
+            raise ServerError("not started")
+        return self._process.wait(timeout_s)
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """Graceful stop; returns the exit code (None if it had to be killed)."""
         process = self._process
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
-        process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             return process.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -158,7 +167,11 @@ class ServerProcess:
 
     def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float:
         """One sample from /metrics (0.0 when absent, like a counter that never moved)."""
-        return sample_value(self.metrics_text(), name, labels or {})
+        return metric_value(self.metrics_text(), name, labels)
+
+    def _exit_and_log(self) -> str:
+        code = None if self._process is None else self._process.poll()
+        return f"exit code {code}\n{self.log_tail()}"
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -167,12 +180,22 @@ class ServerProcess:
             return "(no log)"
 
 
-def sample_value(text: str, name: str, labels: Mapping[str, str]) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+def wait_ready(
+    base_url: str, alive: Callable[[], bool], timeout_s: float, describe: Callable[[], str] | None = None
+) -> None:
+    """Polls /readyz until it answers 200. Raises `ServerError` carrying `describe()` (e.g. the log
+    tail) when the server stops being `alive` or is not ready within `timeout_s`."""
+    details = describe or (lambda: "")
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise ServerError(f"server exited during start-up:\n{details()}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get("/readyz").status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise ServerError(f"server not ready after {timeout_s:.0f} s:\n{details()}")
 
 
 @contextlib.contextmanager

@@ -1,16 +1,11 @@
 """The MODNet matting engine the service loads as a plugin (`model.serving:create_engine`).
 
-`ModnetEngine` satisfies `service.engines.base.MattingEngine` structurally; this module does not
-import the service, and the service does not import torch.
+`ModnetEngine` satisfies `service.contract.MattingEngine` structurally and `create_engine` its
+`EngineFactory`; the service does not import torch. Pre- and postprocessing live in
+`model.preprocess`, shared with training validation.
 
-Preprocessing follows the MODNet reference demo: RGB scaled to [-1, 1], resized with 'area'
-interpolation so that the short side becomes `inference_size` when the image is entirely smaller
-or entirely larger than it (kept as is otherwise), both sides floored to multiples of 32. The matte
-is resized back to the original size with bilinear interpolation.
-
-Errors: `ModelOutOfMemory` when the device (or host) cannot allocate a batch; the service maps any
-exception whose class name contains "OutOfMemory" to its out-of-memory error kind. Anything else
-propagates unchanged and fails the batch.
+Errors: `ModelOutOfMemory` (a `service.contract.EngineOutOfMemory`, hence a `MemoryError`) when the
+device (or host) cannot allocate a batch. Anything else propagates unchanged and fails the batch.
 """
 
 from __future__ import annotations
@@ -21,56 +16,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import torch
-import torch.nn.functional as F
 
 from model.modnet import MODNet
+from model.preprocess import (
+    DEFAULT_INFERENCE_SIZE,
+    NO_LEVELS,
+    STRIDE,
+    network_input_size,
+    predict_same_size,
+)
 from model.weights import ModelInfo, load_modnet
+from service.contract import Alpha, EngineOutOfMemory, RGBImage
 
 log = logging.getLogger(__name__)
 
-RGBImage = npt.NDArray[np.uint8]  # H x W x 3
-Alpha = npt.NDArray[np.float32]  # H x W in [0, 1]
 
-STRIDE = 32  # MODNet downsamples by 32, so both input sides must be multiples of it
-# The network input's long side is capped at this many times `inference_size` (its short side then
-# shrinks, down to STRIDE): without it a 1 x 20000 strip would be fed at full length, and an image
-# already between the bounds is kept at its own size by the reference rule.
-MAX_LONG_SIDE_FACTOR = 4
-
-
-# The reference's short side (the MODNet demo's ref_size), for weights that do not name their own.
-DEFAULT_INFERENCE_SIZE = 512
-
-
-class ModelOutOfMemory(RuntimeError):
+class ModelOutOfMemory(EngineOutOfMemory):
     """The device (CUDA, or the host for CPU inference) could not allocate memory for a batch.
 
     The batch fails; the engine stays usable (cached CUDA blocks are released first), so a smaller
     batch or a later retry can succeed.
     """
-
-
-def network_input_size(height: int, width: int, inference_size: int) -> tuple[int, int]:
-    """(h, w) of the network input for an image, following the reference demo plus a long-side cap."""
-    if height < 1 or width < 1:
-        raise ValueError(f"empty image {height}x{width}")
-    h, w = float(height), float(width)
-    if max(h, w) < inference_size or min(h, w) > inference_size:
-        # Entirely smaller or entirely larger: scale so that the short side is `inference_size`.
-        scale = inference_size / min(h, w)
-        h, w = h * scale, w * scale
-    cap = MAX_LONG_SIDE_FACTOR * inference_size
-    if max(h, w) > cap:
-        scale = cap / max(h, w)
-        h, w = h * scale, w * scale
-    return _floor_to_stride(h), _floor_to_stride(w)
-
-
-def _floor_to_stride(side: float) -> int:
-    # int() truncates as the reference does; the result never drops below one stride.
-    return max(STRIDE, int(side) - int(side) % STRIDE)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -109,9 +76,8 @@ class ModnetEngine:
         self.info = info
         self.device = device
         self.inference_size = inference_size
-        # A briefly trained network never quite reaches 0 and 1 (background at 1-5/255 is a faint
-        # ghost of the old background in every cut-out); its levels stretch to exact 0 and 1.
-        self.alpha_levels = info.alpha_levels or (0.0, 1.0)
+        # Levels fitted at export (`model.preprocess.stretch_levels`); older weights have none.
+        self.alpha_levels = info.alpha_levels or NO_LEVELS
         self.max_batch_size = max_batch_size
         self._cuda = device.type == "cuda"
         # Half precision and NHWC are what the tensor cores want; on CPU fp32 NCHW is fastest.
@@ -162,15 +128,16 @@ class ModnetEngine:
             raise RuntimeError("the MODNet engine is closed")
         try:
             with torch.inference_mode():
-                batch = torch.cat([self._to_input(image, size) for image in images])  # [B, 3, h, w]
-                if self._cuda:
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._cpu_bf16):
-                    matte = net(batch, inference=True)[2].float()  # [B, 1, h, w]
-                lo, hi = self.alpha_levels
-                if (lo, hi) != (0.0, 1.0):
-                    matte = (matte - lo) / (hi - lo)
-                return [self._to_alpha(matte[i : i + 1], image) for i, image in enumerate(images)]
+                return predict_same_size(
+                    net,
+                    images,
+                    size,
+                    device=self.device,
+                    dtype=self.dtype,
+                    levels=self.alpha_levels,
+                    cpu_bf16=self._cpu_bf16,
+                    channels_last=self._cuda,
+                )
         except RuntimeError as exc:
             if not _is_out_of_memory(exc):
                 raise
@@ -179,29 +146,6 @@ class ModnetEngine:
             raise ModelOutOfMemory(
                 f"out of memory on {self.device} for {len(images)} image(s) at {size[0]}x{size[1]}"
             ) from exc
-
-    def _to_input(self, image: RGBImage, size: tuple[int, int]) -> torch.Tensor:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
-        if not image.flags.writeable:
-            image = image.copy()  # torch.from_numpy warns on read-only arrays
-        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float()  # [1, 3, H, W]
-        if tuple(x.shape[2:]) != size:
-            x = F.interpolate(x, size=size, mode="area")
-        # Normalisation is linear, so applying it after the resize gives the reference's result.
-        return ((x / 255.0 - 0.5) / 0.5).to(self.dtype)
-
-    @staticmethod
-    def _to_alpha(matte: torch.Tensor, image: RGBImage) -> Alpha:
-        # matte: [1, 1, h, w] float32 -> [H, W] at the image's own size
-        height, width = image.shape[0], image.shape[1]
-        if tuple(matte.shape[2:]) != (height, width):
-            shrinking = matte.shape[2] > height or matte.shape[3] > width
-            matte = F.interpolate(
-                matte, size=(height, width), mode="bilinear", align_corners=False, antialias=shrinking
-            )
-        alpha: Alpha = matte[0, 0].clamp_(0.0, 1.0).cpu().numpy()
-        return np.ascontiguousarray(alpha, dtype=np.float32)
 
 
 def _is_out_of_memory(exc: RuntimeError) -> bool:

@@ -19,13 +19,18 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import ui
+from service.admission import Admission
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
+from service.contract import EngineName
+from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
-from service.errors import RETRYABLE, ApiError, ErrorKind
+from service.error_response import error_response
+from service.errors import ApiError, ErrorKind
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
+from service.pipeline import RemovalPipeline
 from service.routes import health, removal, removebg
 from service.state import ServiceState
 
@@ -53,7 +58,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers = settings.cpu_workers or os.cpu_count() or 2
-        state = ServiceState(settings, metrics, ThreadPoolExecutor(workers, thread_name_prefix="cpu"))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="cpu")
+        state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics))
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
         try:
@@ -100,7 +106,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             log.error("%s", state.load_error)
             return
         if engines.modnet is not None:
-            state.batchers["modnet"] = DynamicBatcher(
+            state.batchers[EngineName.MODNET] = DynamicBatcher(
                 engines.modnet,
                 max_batch_size=settings.max_batch_size,
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
@@ -108,7 +114,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 metrics=state.metrics,
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
-        state.batchers["grabcut"] = DynamicBatcher(
+        state.batchers[EngineName.GRABCUT] = DynamicBatcher(
             engines.grabcut,
             max_batch_size=1,
             max_wait_s=0.0,
@@ -121,6 +127,10 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 await asyncio.to_thread(batcher.engine.warmup)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
+        router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
+        state.pipeline = RemovalPipeline(
+            router, state.cpu_pool, max_pixels=settings.max_pixels, timeout_s=settings.request_timeout_s
+        )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})
     except Exception as exc:
@@ -146,9 +156,7 @@ async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:
 
 
 def _error_response(error: ApiError, metrics: Metrics, settings: Settings) -> JSONResponse:
-    metrics.errors.labels(error.kind.value).inc()
-    headers = {"Retry-After": str(settings.retry_after_s)} if error.kind in RETRYABLE else None
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    return error_response(error, metrics=metrics, retry_after_s=settings.retry_after_s)
 
 
 def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) -> None:

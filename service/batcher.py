@@ -22,7 +22,7 @@ from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from service.engines.base import Alpha, EngineError, MattingEngine, RGBImage
+from service.contract import Alpha, EngineError, MattingEngine, RGBImage
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)

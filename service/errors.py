@@ -1,7 +1,9 @@
 """One table of error kinds -> HTTP status, one exception type, one JSON shape.
 
-Every error the API returns is `{"error": {"code": ..., "message": ...}}`; the failure counter is
-labelled with the same code (text-embeddings-inference's pattern: one enum, one mapping).
+Every error the API returns is `{"error": {"code": ..., "message": ...}}` (the remove.bg-compatible
+alias: `{"errors": [{"title": ..., "code": ...}]}`); the failure counter is labelled with the same
+code (text-embeddings-inference's pattern: one enum, one mapping). `service.error_response` renders
+both.
 """
 
 from __future__ import annotations
@@ -61,3 +63,6 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.kind.value, "message": self.message}}
+
+    def removebg_body(self) -> dict[str, list[dict[str, str]]]:
+        return {"errors": [{"title": self.message, "code": self.kind.value}]}

@@ -6,10 +6,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from service.admission import Admission
 from service.batcher import DynamicBatcher
 from service.config import Settings
+from service.contract import EngineName
 from service.engines.loader import EngineSet
 from service.metrics import Metrics
+from service.pipeline import RemovalPipeline
 
 
 @dataclass
@@ -17,11 +20,12 @@ class ServiceState:
     settings: Settings
     metrics: Metrics
     cpu_pool: ThreadPoolExecutor
+    admission: Admission
     engines: EngineSet | None = None
-    batchers: dict[str, DynamicBatcher] = field(default_factory=dict)
+    batchers: dict[EngineName, DynamicBatcher] = field(default_factory=dict)
+    pipeline: RemovalPipeline | None = None  # built once the engines are started
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
-    in_flight: int = 0  # removal requests admitted and not finished
     load_error: str | None = None
 
     @property

@@ -1,19 +1,18 @@
 """Builds the engines at start-up: GrabCut always, MODNet when its weights are there.
 
-MODNet is loaded through a dotted-path factory (`settings.modnet_factory`, default
-`model.serving:create_engine`) so that importing the service never imports torch.
+MODNet is loaded through a dotted-path `service.contract.EngineFactory` (`settings.modnet_factory`,
+default `model.serving:create_engine`) so that importing the service never imports torch.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from service.config import Settings
-from service.engines.base import MattingEngine
+from service.contract import EngineFactory, MattingEngine
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def load_engines(settings: Settings) -> EngineSet:
         log.warning("MODNet disabled: %s; serving GrabCut only", engines.modnet_error)
         return engines
     try:
-        factory = cast(Callable[..., MattingEngine | None], import_string(settings.modnet_factory))
+        factory = cast(EngineFactory, import_string(settings.modnet_factory))
         engines.modnet = factory(
             weights_path=settings.weights_path,
             device=settings.device,

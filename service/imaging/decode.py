@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.engines.base import RGBImage
+from service.contract import RGBImage
 from service.errors import ApiError, ErrorKind
 from service.imaging.pillow_safety import pillow_pixel_ceiling
 from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size

@@ -19,17 +19,10 @@ combinations with INVALID_PARAMETER (400); `render` applies the same check.
 Alpha is quantised with rounding (`blend.quantize_alpha`); composites use that same 8-bit alpha, so
 a composite equals the RGBA output flattened onto the background.
 
-Encoder settings favour speed (every response is encoded on the CPU). 1920x1080 real photo and
-soft matte, CPU ms of `render` on the shared 2-core box, median of 15
-(`.venv/bin/python -m tests.imaging.bench_imaging`):
-
-- PNG: see `service.imaging.png` (fpng, else Pillow compress_level=1): rgba ~32 ms / 0.71 MB,
-  mask ~14 ms / 0.06 MB.
-- WebP lossless (rgba, mask): method=0, quality(effort)=0: rgba ~65 ms / 0.47 MB. Higher efforts
-  shrink it to ~0.26 MB but cost 5-7x the time (method 1 / quality 25: ~330 ms wall; Pillow's
-  default quality 80 / method 4: ~500 ms wall).
-- WebP lossy (composite): quality 90, method 0: ~51 ms (method 4: ~3x slower for ~7 % less).
-- JPEG (composite, zip's color.jpg): quality 90, 4:2:0, baseline: composite ~12 ms; zip ~19 ms.
+Encoder settings favour speed (every response is encoded on the CPU): PNG as `service.imaging.png`
+writes it; lossless WebP at method 0 / effort 0 (higher efforts shrink it by ~45 % for 5-7x the
+time); lossy WebP at quality 90, method 0; JPEG at quality 90, 4:2:0, baseline. The measurements
+behind these choices are in docs/benchmarks.md ("Imaging").
 
 `render` is a pure function of its arguments, safe to call from many threads (Pillow releases the
 GIL while encoding; fpng holds it for at most a few tens of ms, see `png`).
@@ -44,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.engines.base import Alpha, RGBImage
+from service.contract import Alpha, RGBImage
 from service.errors import ApiError, ErrorKind
 from service.imaging.blend import composite_over, cut_out, quantize_alpha
 from service.imaging.options import ImageFormat, OutputKind, OutputOptions

@@ -12,8 +12,7 @@ On synthetic composites with a known F (tests/imaging/test_foreground.py) the co
 soft band is 0.1-0.25x that of the raw image (the test asserts < 0.5x).
 
 Cost: a handful of box filters, O(pixels) whatever the radius; the wide levels run on shrunk
-copies. `python -m bench.imaging_speed` (single-threaded OpenCV, 2-core dev machine): a portrait
-matte 165 ms at 1080p, 650 ms at 4K; every pixel semi-transparent (worst case) 220 ms / 1.0 s.
+copies (measurements: docs/benchmarks.md, "Imaging").
 Pure function, safe to call from several threads.
 """
 

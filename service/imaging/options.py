@@ -82,3 +82,25 @@ def parse_enum(enum: type[E], name: str, value: str) -> E:
         raise ApiError(
             ErrorKind.INVALID_PARAMETER, f"{name} must be one of: {allowed}; got {value!r}"
         ) from None
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ApiError(ErrorKind.INVALID_PARAMETER, f"{name} must be true or false, got {value!r}")
+
+
+def parse_options(params: dict[str, str]) -> tuple[EngineChoice, OutputOptions]:
+    """Validate every parameter before any work is queued: a batch only ever holds good work."""
+    engine = parse_enum(EngineChoice, "engine", params.get("engine", "auto"))
+    options = OutputOptions(
+        output=parse_enum(OutputKind, "output", params.get("output", "rgba")),
+        format=parse_enum(ImageFormat, "format", params.get("format", "png")),
+        bg_color=parse_hex_color(params.get("bg_color", "#ffffff")),
+        decontaminate=parse_bool("decontaminate", params.get("decontaminate", "true")),
+        refine=parse_enum(Refinement, "refine", params.get("refine", "none")),
+    )
+    return engine, options

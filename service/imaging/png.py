@@ -1,17 +1,9 @@
 """PNG writing: fpng for RGB/RGBA when installed, Pillow otherwise (and always for grayscale).
 
-Measured on a 1920x1080 RGBA cut-out (real photo, soft matte, colour cleared under alpha=0) on the
-shared 2-core dev box; CPU time of the encoding thread, median of 15 (wall time swings 2-3x with
-the other load on the box). `.venv/bin/python -m tests.imaging.bench_imaging`:
-
-    Pillow compress_level=6        ~168 ms   0.52 MB
-    Pillow compress_level=1         ~67 ms   0.70 MB   <- the Pillow fallback: 2.5x faster, +35 % size
-    fpng 0.1.0 (PyPI)             ~5-20 ms   0.71 MB   <- used
-    render(rgba, png), end to end: ~32 ms with fpng, ~77 ms with the Pillow fallback
-
-fpng itself takes ~5 ms; the rest of its range is Pillow's `tobytes` copy feeding it (fresh memory,
-page faults). For an 8-bit matte Pillow level 1 takes ~14 ms for 0.06 MB, so masks stay on Pillow
-(fpng writes only 24/32-bit).
+On a 1080p RGBA cut-out fpng is several times faster than Pillow at the same size, and Pillow's
+compress_level=1 (the fallback) 2.5x faster than its default for +35 % size; masks stay on Pillow
+(fpng writes only 24/32-bit, and an 8-bit matte is cheap anyway). Measurements: docs/benchmarks.md
+("Imaging").
 
 Why fpng, with Pillow kept as the fallback: its wrapper is small and young (one release, one
 maintainer), it holds the GIL while encoding and it reports a failed encode as empty output instead

@@ -26,9 +26,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from service.contract import Alpha, RGBImage
 from service.imaging.guided_filter import guided_filter
-
-Alpha = npt.NDArray[np.float32]
 
 BAND_FRACTION = 0.01  # half-width of the unknown band, as a fraction of the short side
 MIN_BAND = 2
@@ -68,7 +67,7 @@ def build_trimap(alpha: Alpha, radius: int | None = None) -> npt.NDArray[np.uint
     return trimap
 
 
-def refine_with_trimap(rgb: npt.NDArray[np.uint8], alpha: Alpha) -> Alpha:
+def refine_with_trimap(rgb: RGBImage, alpha: Alpha) -> Alpha:
     """Refined H x W float32 alpha in [0, 1] for `rgb` (H x W x 3 uint8) and its predicted `alpha`.
 
     Sure foreground/background pixels come back as exactly 1/0; only the band changes otherwise.

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.errors import ApiError, ErrorKind
-from service.routes.removal import require_ready, service_state
+from service.dependencies import ready_pipeline, service_state
 
 router = APIRouter(tags=["operations"])
 
@@ -24,15 +23,12 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     state = service_state(request)
-    require_ready(state)
-    engines = state.engines
-    if engines is None:  # pragma: no cover - ready implies loaded
-        raise ApiError(ErrorKind.NOT_READY, "engines not loaded")
+    router = ready_pipeline(state).router
     body = {
         "status": "ready",
-        "engines": {name: batcher.engine.model_id for name, batcher in state.batchers.items()},
-        "default_engine": "modnet" if "modnet" in state.batchers else "grabcut",
-        "modnet_unavailable_reason": engines.modnet_error,
+        "engines": router.model_ids(),
+        "default_engine": router.default_engine.value,
+        "modnet_unavailable_reason": router.modnet_error,
     }
     return JSONResponse(body)
 

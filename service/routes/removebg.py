@@ -11,11 +11,13 @@ surface) and `image_file_b64`; they get a 400 that says so. Errors use remove.bg
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from service.errors import RETRYABLE, ApiError, ErrorKind
+from service.error_response import ErrorShape
+from service.errors import ApiError, ErrorKind
+from service.pipeline import RemovalResult
+from service.removal_handler import RemovalDialect, handle_removal
 from service.routes.docs import IMAGE_RESPONSE, upload_body
-from service.routes.removal import handle_removal, service_state
 
 router = APIRouter(tags=["remove.bg compatibility"])
 
@@ -52,6 +54,19 @@ def translate_removebg(params: dict[str, str]) -> dict[str, str]:
     return ours
 
 
+def removebg_headers(result: RemovalResult) -> dict[str, str]:
+    # remove.bg reports the result size in these headers.
+    return {"X-Width": str(result.width), "X-Height": str(result.height), "X-Type": "person"}
+
+
+_DIALECT = RemovalDialect(
+    field="image_file",
+    translate=translate_removebg,
+    error_shape=ErrorShape.REMOVEBG,
+    extra_headers=removebg_headers,
+)
+
+
 @router.post(
     "/v1.0/removebg",
     summary="remove.bg-compatible endpoint",
@@ -68,17 +83,4 @@ def translate_removebg(params: dict[str, str]) -> dict[str, str]:
     ),
 )
 async def removebg(request: Request) -> Response:
-    try:
-        response = await handle_removal(request, field="image_file", translate=translate_removebg)
-    except ApiError as exc:
-        state = service_state(request)
-        state.metrics.errors.labels(exc.kind.value).inc()
-        headers = {"Retry-After": str(state.settings.retry_after_s)} if exc.kind in RETRYABLE else None
-        body = {"errors": [{"title": exc.message, "code": exc.kind.value}]}
-        return JSONResponse(body, status_code=exc.status, headers=headers)
-    if response.status_code == 200:
-        # remove.bg reports the result size in these headers.
-        response.headers["X-Width"] = response.headers.get("X-Image-Width", "")
-        response.headers["X-Height"] = response.headers.get("X-Image-Height", "")
-        response.headers["X-Type"] = "person"
-    return response
+    return await handle_removal(request, _DIALECT)

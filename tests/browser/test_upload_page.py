@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.cdp import CHROMIUM, Page, chromium_page
 from tests.client.live_server import serve
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE, require_shared
 
 pytestmark = [
     pytest.mark.browser,
@@ -63,9 +63,7 @@ def app_url() -> Iterator[str]:
 
 @pytest.fixture
 def photo(tmp_path: Path) -> Path:
-    if not PHOTO.is_file():
-        pytest.skip(f"{PHOTO} not available")
-    return Path(shutil.copyfile(PHOTO, tmp_path / PHOTO.name))
+    return Path(shutil.copyfile(require_shared(PHOTO), tmp_path / PHOTO.name))
 
 
 def wait_for_result(page: Page, previous_src: str = "") -> dict[str, object]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE, require_shared
 
 UNLABELED = PEOPLE / "unlabeled"
 
@@ -41,13 +41,12 @@ def jpeg_path(tmp_path: Path, jpeg_bytes: bytes) -> Path:
 
 
 def copy_people_photos(dest: Path, count: int) -> list[Path]:
-    """Real photos from ../shared, copied at test time (never into the repo); skips without shared."""
-    if not UNLABELED.is_dir():
-        pytest.skip(f"{UNLABELED} not available")
+    """Real photos from ../shared, copied at test time (never into the repo); fails without shared."""
+    require_shared(UNLABELED)
     sources = sorted(p for p in UNLABELED.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     # Small files keep the test quick; sorted -> the same photos on every run.
     chosen = sorted(sources, key=lambda p: (p.stat().st_size, p.name))[:count]
     if len(chosen) < count:
-        pytest.skip(f"fewer than {count} photos in {UNLABELED}")
+        pytest.fail(f"fewer than {count} photos in {UNLABELED}")
     dest.mkdir(parents=True, exist_ok=True)
     return [Path(shutil.copyfile(src, dest / src.name)) for src in chosen]

@@ -9,29 +9,21 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from bench.server import wait_ready
 from service.app import create_app
 from service.config import Settings
 from service.engines.loader import EngineSet
-from tests.apprunner import make_settings
-from tests.fakes import FakeEngine
-
-
-def fake_engines() -> EngineSet:
-    return EngineSet(grabcut=FakeEngine("grabcut"), modnet=FakeEngine("modnet"))
+from tests.apprunner import fakes, make_settings
 
 
 def build_app(settings: Settings | None = None, engines: EngineSet | None = None) -> FastAPI:
-    return create_app(
-        settings or make_settings(), engines=engines or fake_engines(), registry=CollectorRegistry()
-    )
+    return create_app(settings or make_settings(), engines=engines or fakes(), registry=CollectorRegistry())
 
 
 @contextlib.contextmanager
@@ -46,23 +38,9 @@ def serve(app: FastAPI, *, ready_timeout_s: float = 60.0) -> Iterator[str]:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, thread, ready_timeout_s)
+        wait_ready(url, thread.is_alive, ready_timeout_s)
         yield url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
-
-
-def _wait_ready(url: str, thread: threading.Thread, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn exited during start-up")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} not ready after {timeout_s} s")

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from bgremove_client.cli import EXIT_FAILED, EXIT_OK, main
 from tests.client.conftest import copy_people_photos
-from tests.fakes import REPO
+from tests.locations import REPO
 
 
 @pytest.fixture

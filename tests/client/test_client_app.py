@@ -13,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from bench.fake_engine import FakeEngine
 from bgremove_client import (
     AsyncBgRemoveClient,
     BgRemoveClient,
@@ -21,9 +22,8 @@ from bgremove_client import (
     RetryPolicy,
 )
 from service.engines.loader import EngineSet
-from tests.apprunner import make_settings, running_app
-from tests.client.live_server import build_app, fake_engines, serve
-from tests.fakes import FakeEngine
+from tests.apprunner import fakes, make_settings, running_app
+from tests.client.live_server import build_app, serve
 
 # (output, format) -> (media type, PIL mode of the decoded result)
 CASES: dict[tuple[str, str | None], tuple[str, str]] = {
@@ -58,7 +58,7 @@ def check_result(result: RemovalResult, output: str, fmt: str | None) -> None:
 
 @pytest.mark.parametrize(("output", "fmt"), list(CASES))
 async def test_async_client_every_output(jpeg_bytes: bytes, output: str, fmt: str | None) -> None:
-    async with running_app(engines=fake_engines()) as http:
+    async with running_app(engines=fakes()) as http:
         client = AsyncBgRemoveClient(http_client=http)
         result = await client.remove_background(jpeg_bytes, output=output, format=fmt)  # type: ignore[arg-type]
     check_result(result, output, fmt)
@@ -88,7 +88,7 @@ def test_per_output_helpers_and_save(live_url: str, jpeg_path: Path, tmp_path: P
 
 
 async def test_async_helpers(jpeg_bytes: bytes) -> None:
-    async with running_app(engines=fake_engines()) as http:
+    async with running_app(engines=fakes()) as http:
         client = AsyncBgRemoveClient(http_client=http)
         assert await client.ready()
         results = await asyncio.gather(

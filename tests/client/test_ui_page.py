@@ -8,12 +8,11 @@ import re
 import pytest
 
 from service.ui import STATIC_DIR, UI_PATHS
-from tests.apprunner import make_settings, running_app
-from tests.client.live_server import fake_engines
+from tests.apprunner import fakes, make_settings, running_app
 
 
 async def test_page_and_assets_are_served() -> None:
-    async with running_app(engines=fake_engines()) as http:
+    async with running_app(engines=fakes()) as http:
         page = await http.get("/")
         js = await http.get("/ui/app.js")
         css = await http.get("/ui/style.css")
@@ -37,7 +36,7 @@ def test_no_cdn_or_external_urls() -> None:
 
 @pytest.mark.parametrize("path", sorted(UI_PATHS))
 async def test_page_needs_no_api_key(path: str) -> None:
-    async with running_app(make_settings(api_keys=["k"]), engines=fake_engines()) as http:
+    async with running_app(make_settings(api_keys=["k"]), engines=fakes()) as http:
         page = await http.get(path)
         api = await http.post("/remove-background", content=b"x", headers={"content-type": "image/png"})
     assert page.status_code == 200, page.text

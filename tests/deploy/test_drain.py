@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,7 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.deploy.manifests import REPO
+from bench.fake_engine import BATCH_MS_ENV
+from bench.metric_reader import metric_value
+from bench.server import ServerError, ServerProcess, ServerSpec
 
 N_REQUESTS = 6
 BATCH = 2  # 6 requests / 2 per batch x 1 s per batch: about 3 s of work when SIGTERM arrives
@@ -35,23 +33,6 @@ EXIT_BOUND_S = REQUEST_TIMEOUT_S + DRAIN_TIMEOUT_S + 5
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log: Path
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _png(width: int, height: int) -> bytes:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
@@ -61,71 +42,36 @@ def _png(width: int, height: int) -> bytes:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    weights = tmp_path / "stand-in.safetensors"
-    weights.write_bytes(b"unused by the stand-in engine")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "BGREMOVE_HOST": "127.0.0.1",
-        "BGREMOVE_PORT": str(port),
-        "BGREMOVE_DEVICE": "cpu",
-        "BGREMOVE_WEIGHTS_PATH": str(weights),
-        "BGREMOVE_MODNET_FACTORY": "tests.deploy.slow_engine:create_engine",
-        "BGREMOVE_MAX_BATCH_SIZE": str(BATCH),
-        "BGREMOVE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
-        "BGREMOVE_DRAIN_TIMEOUT_S": str(DRAIN_TIMEOUT_S),
-        "BGREMOVE_CPU_WORKERS": "2",
-        "DRAIN_TEST_BATCH_S": str(BATCH_S),
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    settings = {
+        "device": "cpu",
+        "max_batch_size": str(BATCH),
+        "request_timeout_s": str(REQUEST_TIMEOUT_S),
+        "drain_timeout_s": str(DRAIN_TIMEOUT_S),
+        "cpu_workers": "2",
     }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    srv = Server(process, f"http://127.0.0.1:{port}", log)
+    srv = ServerProcess(ServerSpec("fake", settings, {BATCH_MS_ENV: str(BATCH_S * 1000)}), tmp_path)
     try:
-        _wait_ready(srv)
+        srv.start(ready_timeout_s=120)
+    except ServerError as exc:
+        pytest.fail(str(exc))
+    try:
         yield srv
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        srv.stop(timeout_s=1)
 
 
-def _wait_ready(srv: Server, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if srv.process.poll() is not None:
-            pytest.fail(f"server exited with {srv.process.returncode}:\n{srv.log_tail()}")
-        try:
-            if httpx.get(f"{srv.base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server not ready after {timeout_s} s:\n{srv.log_tail()}")
-
-
-def _gauge(metrics_text: str, name: str) -> float:
-    total = 0.0
-    for line in metrics_text.splitlines():
-        if line.startswith(name) and line[len(name)] in " {":
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def _wait_admitted(client: httpx.AsyncClient, srv: Server, count: int) -> None:
+async def _wait_admitted(client: httpx.AsyncClient, srv: ServerProcess, count: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = (await client.get(f"{srv.base_url}/metrics")).text
-        if _gauge(text, "bgremove_in_flight_requests") >= count:
+        if metric_value(text, "bgremove_in_flight_requests") >= count:
             return
         await asyncio.sleep(0.05)
     pytest.fail(f"{count} requests never were in flight together:\n{srv.log_tail()}")
 
 
-async def _drain_scenario(srv: Server) -> tuple[list[httpx.Response], list[float], float, object]:
+async def _drain_scenario(srv: ServerProcess) -> tuple[list[httpx.Response], list[float], float, object]:
     image = _png(96, 64)
     limits = httpx.Limits(max_connections=N_REQUESTS + 1)
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S + 10, limits=limits) as client:
@@ -141,7 +87,7 @@ async def _drain_scenario(srv: Server) -> tuple[list[httpx.Response], list[float
         async with httpx.AsyncClient(timeout=5) as probe:
             await _wait_admitted(probe, srv, N_REQUESTS)
         signalled = time.monotonic()
-        srv.process.send_signal(signal.SIGTERM)
+        srv.terminate()
 
         # A request after the signal, on a new connection, must not be admitted.
         await asyncio.sleep(0.5)
@@ -156,7 +102,7 @@ async def _drain_scenario(srv: Server) -> tuple[list[httpx.Response], list[float
     return responses, finished, signalled, late
 
 
-def test_sigterm_finishes_admitted_requests_and_exits_zero(server: Server) -> None:
+def test_sigterm_finishes_admitted_requests_and_exits_zero(server: ServerProcess) -> None:
     responses, finished, signalled, late = asyncio.run(_drain_scenario(server))
 
     statuses = [r.status_code for r in responses]
@@ -167,7 +113,7 @@ def test_sigterm_finishes_admitted_requests_and_exits_zero(server: Server) -> No
     assert late == 503 or isinstance(late, str), f"request after SIGTERM got {late}"
 
     try:
-        code = server.process.wait(timeout=EXIT_BOUND_S)
+        code = server.wait(EXIT_BOUND_S)
     except subprocess.TimeoutExpired:
         pytest.fail(f"still running {EXIT_BOUND_S} s after SIGTERM:\n{server.log_tail()}")
     # uvicorn re-raises the SIGTERM it captured once its graceful shutdown is done; unless the entry

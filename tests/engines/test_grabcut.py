@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.grabcut_iou import iou
-from service.engines.base import MattingEngine
+from service.contract import MattingEngine
 from service.engines.grabcut import GrabCutEngine, segment_rectangle
 from service.engines.person_detect import Box, PersonDetector
 from service.engines.person_prior import body_prior, centre_prior, face_prior

@@ -1,4 +1,4 @@
-"""GrabCut against remove.bg's masks on real photos from ../shared (skipped where it is absent).
+"""GrabCut against remove.bg's masks on real photos from ../shared (fails where it is absent).
 
 Floors come from `python -m bench.grabcut_iou` (all 250 photos: mean IoU 0.72 with the person
 prior, 0.49 with the plain rectangle). GrabCut is seeded, so these numbers only move when the code
@@ -13,8 +13,12 @@ import pytest
 
 from bench.grabcut_iou import DATA, iou, load_example, load_pairs
 from service.engines.grabcut import GrabCutEngine, segment_rectangle
+from tests.locations import require_shared
 
-pytestmark = pytest.mark.skipif(not (DATA / "masks").is_dir(), reason="../shared/data/people is absent")
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_shared() -> None:
+    require_shared(DATA / "masks")
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-UNLABELED = SHARED / "data" / "people" / "unlabeled"
+from tests.locations import PEOPLE
+
+UNLABELED = PEOPLE / "unlabeled"
 
 
 def gradient(width: int, height: int) -> npt.NDArray[np.uint8]:

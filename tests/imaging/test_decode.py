@@ -16,6 +16,7 @@ from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from service.imaging.pillow_safety import pillow_pixel_ceiling
 from tests.imaging import samples
+from tests.locations import require_shared
 
 BIG = 10**7
 
@@ -204,9 +205,8 @@ def test_pillow_bomb_limit_caps_a_larger_max_pixels(bomb_warning_filter: Any) ->
 
 
 def test_a_real_photo_decodes() -> None:
-    photos = sorted(samples.UNLABELED.glob("*.jpg"))
-    if not photos:
-        pytest.skip("../shared/data/people/unlabeled is not available")
+    photos = sorted(require_shared(samples.UNLABELED).glob("*.jpg"))
+    assert photos, f"no JPEG photos in {samples.UNLABELED}"
     data = photos[0].read_bytes()
     decoded = decode_image(data, max_pixels=40_000_000)
     expected = _reference_orientation(data)

@@ -13,15 +13,18 @@ from PIL import Image
 
 from model.backbone_init import load_imagenet_backbone
 from model.modnet import MODNet
+from tests.locations import require_shared
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 NPZ = SHARED / "models" / "mobilenet_v2_imagenet_folded.npz"
 GRACE_HOPPER = SHARED / "data" / "people" / "unlabeled" / "grace_hopper.bmp"
 MILITARY_UNIFORM = 653  # index in the npz's 1001-way logits (0 = background)
 
-pytestmark = pytest.mark.skipif(
-    not (NPZ.is_file() and GRACE_HOPPER.is_file()), reason="../shared is not available"
-)
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_shared() -> None:
+    require_shared(NPZ)
+    require_shared(GRACE_HOPPER)
 
 
 @pytest.fixture(scope="module")

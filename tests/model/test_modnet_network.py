@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from model.modnet import MODNet
+from tests.locations import require_shared
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 OFFICIAL_KEYS = SHARED / "modnet" / "official_state_dict_keys.json"
@@ -20,9 +21,8 @@ def net() -> MODNet:
     return MODNet()
 
 
-@pytest.mark.skipif(not OFFICIAL_KEYS.is_file(), reason="../shared is not available")
 def test_state_dict_matches_official_checkpoint_keys_and_shapes(net: MODNet) -> None:
-    official = json.loads(OFFICIAL_KEYS.read_text())["keys"]
+    official = json.loads(require_shared(OFFICIAL_KEYS).read_text())["keys"]
     expected = {key.removeprefix("module."): shape for key, shape in official.items()}
     ours = {key: list(tensor.shape) for key, tensor in net.state_dict().items()}
 

@@ -19,7 +19,7 @@ from model.serving import (
     network_input_size,
 )
 from model.weights import ModelInfo, WeightsError, save_safetensors
-from service.engines.base import MattingEngine
+from service.contract import EngineOutOfMemory, MattingEngine
 
 INFO = ModelInfo(name="modnet-test", version="v0", sha256_prefix="00000000")
 SIZE = 128  # small inference size keeps the real network fast on CPU; the logic is size-independent
@@ -144,7 +144,8 @@ def test_cuda_out_of_memory_becomes_model_out_of_memory(engine: ModnetEngine, ne
     engine._net = exhausted  # type: ignore[assignment]
     with pytest.raises(ModelOutOfMemory) as err:
         engine.predict_batch([_image(64, 64, 1)])
-    assert "OutOfMemory" in type(err.value).__name__  # what the service matches on
+    assert isinstance(err.value, EngineOutOfMemory)  # what the service catches, as a MemoryError
+    assert isinstance(err.value, MemoryError)
     engine._net = net
     assert engine.predict_batch([_image(64, 64, 1)])[0].shape == (64, 64)
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bench.fake_engine import FakeEngine
+from bench.metric_reader import metric_value
 from service.batcher import BatcherClosedError, DynamicBatcher, QueueFullError
-from service.engines.base import EngineError
+from service.contract import EngineError
 from service.metrics import Metrics
-from tests.fakes import FakeEngine
 
 
 def img(h: int = 8, w: int = 8, value: int = 0) -> np.ndarray:
@@ -34,11 +35,6 @@ def make(engine: FakeEngine, **kw: float) -> tuple[DynamicBatcher, Metrics]:
     return batcher, metrics
 
 
-def sample(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float:
-    value = metrics.registry.get_sample_value(name, labels or {})
-    return 0.0 if value is None else value
-
-
 async def test_size_triggers_batch_without_waiting_for_timeout() -> None:
     # A huge wait: only reaching max_batch_size can release the batch.
     engine = FakeEngine()
@@ -47,7 +43,7 @@ async def test_size_triggers_batch_without_waiting_for_timeout() -> None:
     results = await asyncio.wait_for(asyncio.gather(*futures), 5)
     assert engine.batches == [4, 4]
     assert all(r.shape == (8, 8) for r in results)
-    assert sample(metrics, "bgremove_batch_size_count", {"engine": "modnet"}) == 2
+    assert metric_value(metrics.registry, "bgremove_batch_size_count", {"engine": "modnet"}) == 2
     await batcher.stop(1)
 
 
@@ -85,7 +81,12 @@ async def test_cancelled_items_are_dropped_before_inference() -> None:
         f.cancel()
     await asyncio.wait_for(keep, 5)
     assert engine.batches == [1]
-    assert sample(metrics, "bgremove_dropped_items_total", {"engine": "modnet", "reason": "cancelled"}) == 2
+    assert (
+        metric_value(
+            metrics.registry, "bgremove_dropped_items_total", {"engine": "modnet", "reason": "cancelled"}
+        )
+        == 2
+    )
     await batcher.stop(1)
 
 
@@ -110,7 +111,7 @@ async def test_queue_full_is_refused_at_once() -> None:
     await asyncio.sleep(0.05)  # `first` is running; the next two wait
     waiting = [batcher.submit(img()), batcher.submit(img())]
     assert batcher.depth == 2
-    assert sample(metrics, "bgremove_queue_depth", {"engine": "modnet"}) == 2
+    assert metric_value(metrics.registry, "bgremove_queue_depth", {"engine": "modnet"}) == 2
     with pytest.raises(QueueFullError):
         batcher.submit(img())
     gate.set()

@@ -11,10 +11,14 @@ import pytest
 from PIL import Image
 
 from tests.apprunner import make_settings, running_app
-from tests.fakes import PEOPLE
+from tests.locations import PEOPLE, require_shared
 
 PHOTOS = PEOPLE / "segmentation-remove-bg"
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/people is absent")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_shared() -> None:
+    require_shared(PHOTOS)
 
 
 def iou(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -8,10 +8,9 @@ import zipfile
 import pytest
 from PIL import Image
 
+from bench.fake_engine import FakeEngine
 from service.engines.loader import EngineSet
-from tests.apprunner import make_settings, running_app
-from tests.fakes import FakeEngine
-from tests.service.test_api import jpeg_bytes
+from tests.apprunner import jpeg_bytes, make_settings, running_app
 
 
 def engines() -> EngineSet:

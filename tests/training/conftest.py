@@ -7,6 +7,7 @@ import pytest
 
 from model.training.paths import PEOPLE_DIR, Locations
 from model.training.split import write_val_split
+from tests.locations import require_shared
 
 MASKED_TRAIN = ["10", "11", "20", "47"]  # among the smallest masked photos (~180 x 280)
 MASKED_VAL = ["21", "31"]  # in the committed split too, so never trained on there either
@@ -15,8 +16,7 @@ UNLABELLED = ["ai-face.jpg"]  # 256 x 256
 
 @pytest.fixture(scope="package")
 def mini_people(tmp_path_factory: pytest.TempPathFactory) -> Locations:
-    if not PEOPLE_DIR.is_dir():
-        pytest.skip("../shared/data/people is absent")
+    require_shared(PEOPLE_DIR)
     root = tmp_path_factory.mktemp("pipeline")
     source = PEOPLE_DIR / "segmentation-remove-bg"
     target = root / "people" / "segmentation-remove-bg"

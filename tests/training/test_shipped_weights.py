@@ -14,6 +14,7 @@ from model.training.paths import PEOPLE_DIR, SHIPPED_WEIGHTS, VAL_SPLIT_FILE
 from model.training.photos import list_photos
 from model.training.split import read_val_split
 from model.training.validation import load_val_photos, photo_scores
+from tests.locations import require_shared
 
 ABSOLUTE_FLOOR = 0.75
 PHOTOS = 6  # the first keys of the committed validation split: never trained on, not hand-picked
@@ -22,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="no shipped weights yet")
-@pytest.mark.skipif(not PEOPLE_DIR.is_dir(), reason="../shared/data/people is absent")
 def test_shipped_weights_beat_grabcut_on_held_out_photos() -> None:
+    require_shared(PEOPLE_DIR)
     import torch
 
     from model.serving import create_engine

@@ -1,6 +1,7 @@
-"""One-off timing of the imaging layer at 1920x1080 (not a test; pytest does not collect it).
+"""Cost of decoding and of every output format at 1920x1080 (`bench/imaging_speed.py` times the
+edge-quality steps); results in docs/benchmarks.md.
 
-    .venv/bin/python -m tests.imaging.bench_imaging [--repeat 7]
+    .venv/bin/python -m bench.imaging_codecs [--repeat 7]
 
 Uses a real photo and a real remove.bg mask from ../shared (resized to 1080p, the mask blurred
 into a soft matte) so compression ratios are realistic; falls back to synthetic inputs without it.
@@ -18,32 +19,24 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
+from bench.images import PEOPLE, cover_resize, jpeg_bytes, synthetic_photo
 from service.imaging import png
 from service.imaging.decode import decode_image
 from service.imaging.encode import render
 from service.imaging.options import ImageFormat, OutputKind, OutputOptions
 from service.imaging.png import FAST_PNG_AVAILABLE, encode_png
-from tests.imaging import samples
 
 SIZE = (1920, 1080)
-LABELLED = samples.SHARED / "data" / "people" / "segmentation-remove-bg"
-
-
-def _cover(im: Image.Image) -> Image.Image:
-    scale = max(SIZE[0] / im.width, SIZE[1] / im.height)
-    resized = im.resize(
-        (round(im.width * scale) + 1, round(im.height * scale) + 1), Image.Resampling.BILINEAR
-    )
-    return resized.crop((0, 0, *SIZE))
+LABELLED = PEOPLE / "segmentation-remove-bg"
 
 
 def inputs() -> tuple[np.ndarray, np.ndarray, str]:
     photo, mask = LABELLED / "images" / "10.jpg", LABELLED / "masks" / "10.png"
     if photo.exists() and mask.exists():
-        rgb = np.asarray(_cover(Image.open(photo).convert("RGB")))
-        matte = _cover(Image.open(mask).convert("L")).filter(ImageFilter.GaussianBlur(3))
+        rgb = np.asarray(cover_resize(Image.open(photo).convert("RGB"), *SIZE))
+        matte = cover_resize(Image.open(mask).convert("L"), *SIZE).filter(ImageFilter.GaussianBlur(3))
         return rgb, np.asarray(matte, dtype=np.float32) / 255.0, f"photo {photo.name} + mask"
-    rgb = samples.gradient(*SIZE)
+    rgb = np.asarray(synthetic_photo(*SIZE, seed=0))
     yy, xx = np.mgrid[0 : SIZE[1], 0 : SIZE[0]]
     alpha = np.clip(1.5 - np.hypot((yy - 540) / 400, (xx - 960) / 300), 0, 1).astype(np.float32)
     return rgb, alpha, "synthetic (../shared missing)"
@@ -68,7 +61,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     repeat = parser.parse_args().repeat
     rgb, alpha, source = inputs()
-    jpeg = samples.encode(Image.fromarray(rgb), "JPEG", quality=90)
+    jpeg = jpeg_bytes(Image.fromarray(rgb), quality=90)
     rgba = np.dstack([rgb, np.rint(alpha * 255).astype(np.uint8)])
     rgba[rgba[..., 3] == 0, :3] = 0
 

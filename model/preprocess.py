@@ -1,0 +1,105 @@
+"""MODNet's way from a photo to a matte and back, shared by serving (`model.serving.ModnetEngine`)
+and training validation (`model.training.inference.predict_alpha`), so that a score measured while
+training is the score of what the service will serve.
+
+It follows the MODNet reference demo: the network input size keeps the photo when it lies between
+the bounds and otherwise scales its short side to `inference_size`, both sides floored to multiples
+of 32 (plus a long-side cap); 'area' resize, then RGB scaled to [-1, 1]; the matte's levels
+stretched to exact 0 and 1 where the weights carry them; bilinear back to the photo's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from service.contract import Alpha, RGBImage
+
+STRIDE = 32  # MODNet downsamples by 32, so both input sides must be multiples of it
+# The network input's long side is capped at this many times `inference_size` (its short side then
+# shrinks, down to STRIDE): without it a 1 x 20000 strip would be fed at full length, and an image
+# already between the bounds is kept at its own size by the reference rule.
+MAX_LONG_SIDE_FACTOR = 4
+# The reference's short side (the MODNet demo's ref_size), for weights that do not name their own.
+DEFAULT_INFERENCE_SIZE = 512
+NO_LEVELS = (0.0, 1.0)
+
+
+def network_input_size(height: int, width: int, inference_size: int) -> tuple[int, int]:
+    """(h, w) of the network input for an image, following the reference demo plus a long-side cap."""
+    if height < 1 or width < 1:
+        raise ValueError(f"empty image {height}x{width}")
+    h, w = float(height), float(width)
+    if max(h, w) < inference_size or min(h, w) > inference_size:
+        # Entirely smaller or entirely larger: scale so that the short side is `inference_size`.
+        scale = inference_size / min(h, w)
+        h, w = h * scale, w * scale
+    cap = MAX_LONG_SIDE_FACTOR * inference_size
+    if max(h, w) > cap:
+        scale = cap / max(h, w)
+        h, w = h * scale, w * scale
+    return _floor_to_stride(h), _floor_to_stride(w)
+
+
+def _floor_to_stride(side: float) -> int:
+    # int() truncates as the reference does; the result never drops below one stride.
+    return max(STRIDE, int(side) - int(side) % STRIDE)
+
+
+def to_network_input(
+    image: RGBImage, size: tuple[int, int], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> [1, 3, h, w] in [-1, 1] at the network input `size`."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
+    if not image.flags.writeable:
+        image = image.copy()  # torch.from_numpy warns on read-only arrays
+    x = torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float()  # [1, 3, H, W]
+    if tuple(x.shape[2:]) != size:
+        x = F.interpolate(x, size=size, mode="area")
+    # Normalisation is linear, so applying it after the resize gives the reference's result.
+    return ((x / 255.0 - 0.5) / 0.5).to(dtype)
+
+
+def stretch_levels(matte: torch.Tensor, levels: tuple[float, float]) -> torch.Tensor:
+    """A briefly trained network never quite reaches 0 and 1 (background at 1-5/255 is a faint
+    ghost of the old background in every cut-out); its levels stretch to exact 0 and 1."""
+    lo, hi = levels
+    return matte if (lo, hi) == NO_LEVELS else (matte - lo) / (hi - lo)
+
+
+def to_alpha(matte: torch.Tensor, height: int, width: int) -> Alpha:
+    """[1, 1, h, w] float32 matte -> [H, W] float32 alpha in [0, 1] at the photo's own size."""
+    if tuple(matte.shape[2:]) != (height, width):
+        shrinking = matte.shape[2] > height or matte.shape[3] > width
+        matte = F.interpolate(
+            matte, size=(height, width), mode="bilinear", align_corners=False, antialias=shrinking
+        )
+    alpha: Alpha = matte[0, 0].clamp(0.0, 1.0).cpu().numpy()
+    return np.ascontiguousarray(alpha, dtype=np.float32)
+
+
+def predict_same_size(
+    net: nn.Module,
+    images: Sequence[RGBImage],
+    size: tuple[int, int],
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    levels: tuple[float, float] = NO_LEVELS,
+    cpu_bf16: bool = False,
+    channels_last: bool = False,
+) -> list[Alpha]:
+    """Alphas for images that share the network input `size`, in one forward pass. `net` runs in
+    whatever mode it is in, on `device` with inputs of `dtype`; the caller chooses the grad mode."""
+    batch = torch.cat([to_network_input(im, size, device, dtype) for im in images])
+    if channels_last:
+        batch = batch.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
+        matte = net(batch, True)[2].float()  # [B, 1, h, w]; True: inference, the matte head only
+    matte = stretch_levels(matte, levels)
+    return [to_alpha(matte[i : i + 1], im.shape[0], im.shape[1]) for i, im in enumerate(images)]

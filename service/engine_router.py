@@ -1,0 +1,93 @@
+"""Which engine serves an image, and what happens when it fails: the pipeline asks the router for
+an alpha and gets back the alpha, the engine that made it, its model id and, when MODNet failed for
+the item and GrabCut redid it, the reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from service.batcher import BatcherClosedError, DynamicBatcher, QueueFullError
+from service.contract import Alpha, EngineName, EngineOutOfMemory, RGBImage
+from service.deadline import within
+from service.errors import ApiError, ErrorKind
+from service.imaging.options import EngineChoice
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Routed:
+    alpha: Alpha
+    engine: EngineName
+    model_id: str
+    fallback_reason: str | None = None  # "out_of_memory" | "engine_error" when GrabCut stood in
+
+
+class EngineRouter:
+    def __init__(
+        self,
+        batchers: Mapping[EngineName, DynamicBatcher],
+        metrics: Metrics,
+        *,
+        modnet_error: str | None = None,
+    ) -> None:
+        if EngineName.GRABCUT not in batchers:
+            raise ValueError("GrabCut, the fallback, must always be served")
+        self._batchers = batchers
+        self._metrics = metrics
+        self.modnet_error = modnet_error  # why MODNet is absent, for /readyz and engine=modnet
+
+    @property
+    def default_engine(self) -> EngineName:
+        return EngineName.MODNET if EngineName.MODNET in self._batchers else EngineName.GRABCUT
+
+    def model_ids(self) -> dict[str, str]:
+        return {name.value: batcher.engine.model_id for name, batcher in self._batchers.items()}
+
+    async def predict(self, rgb: RGBImage, choice: EngineChoice, deadline: float) -> Routed:
+        name = self._select(choice)
+        if name is EngineName.GRABCUT:
+            return await self._through(name, rgb, deadline)
+        try:
+            return await self._through(name, rgb, deadline)
+        except ApiError:
+            raise  # queue full / timeout / draining: the client should retry, not get GrabCut quality
+        except Exception as exc:
+            reason = "out_of_memory" if isinstance(exc, EngineOutOfMemory) else "engine_error"
+            log.warning("MODNet failed for an item (%s: %s); falling back to GrabCut", reason, exc)
+            self._metrics.fallbacks.labels(reason).inc()
+            routed = await self._through(EngineName.GRABCUT, rgb, deadline)
+            return Routed(routed.alpha, routed.engine, routed.model_id, fallback_reason=reason)
+
+    def _select(self, choice: EngineChoice) -> EngineName:
+        if choice is EngineChoice.GRABCUT:
+            return EngineName.GRABCUT
+        if choice is EngineChoice.MODNET and EngineName.MODNET not in self._batchers:
+            reason = self.modnet_error or "not loaded"
+            raise ApiError(ErrorKind.ENGINE_UNAVAILABLE, f"engine=modnet is not available here ({reason})")
+        return self.default_engine
+
+    async def _through(self, name: EngineName, rgb: RGBImage, deadline: float) -> Routed:
+        batcher = self._batchers[name]
+        try:
+            future = batcher.submit(rgb)
+        except QueueFullError:
+            self._metrics.rejected.labels("queue_full").inc()
+            raise ApiError(
+                ErrorKind.QUEUE_FULL,
+                f"server busy: the {name} queue is full; retry after the Retry-After delay",
+            ) from None
+        except BatcherClosedError:
+            self._metrics.rejected.labels("draining").inc()
+            raise ApiError(
+                ErrorKind.NOT_READY, "server is shutting down; retry on another instance"
+            ) from None
+        try:
+            # On timeout `within` cancels the future, so the batcher drops the item if it has not run yet.
+            alpha = await within(deadline, future)
+        except BatcherClosedError:
+            raise ApiError(ErrorKind.NOT_READY, "server shut down before this request ran") from None
+        return Routed(alpha, name, batcher.engine.model_id)

@@ -1,0 +1,88 @@
+"""One removal request over HTTP, shared by `/remove-background` and the remove.bg-compatible
+alias, which differ only in their `RemovalDialect`: upload field name, parameter vocabulary, error
+shape and extra headers.
+
+Order matters: readiness and admission are checked before the upload is read (overload answers stay
+cheap), every parameter is validated before any work is queued, and the pipeline is cancelled when
+the client leaves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi.responses import Response
+from starlette.requests import Request
+
+from service.dependencies import ready_pipeline, service_state
+from service.disconnect import until_disconnect
+from service.error_response import ErrorShape, error_response
+from service.errors import ApiError
+from service.imaging.options import parse_options
+from service.pipeline import RemovalResult
+from service.upload import read_upload
+
+ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
+ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client left": nobody reads this response
+
+
+@dataclass(frozen=True)
+class RemovalDialect:
+    field: str = "image"
+    translate: ParamTranslator | None = None  # maps the dialect's parameters onto ours
+    error_shape: ErrorShape = ErrorShape.API
+    extra_headers: ExtraHeaders | None = None
+
+
+async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
+    state = service_state(request)
+    metrics = state.metrics
+    started = time.perf_counter()
+    output, engine_used, status = "unknown", "none", 500
+    try:
+        pipeline = ready_pipeline(state)
+        with state.admission.slot():
+            upload = await read_upload(request, field=dialect.field)
+            params = dialect.translate(upload.params) if dialect.translate else upload.params
+            choice, options = parse_options(params)
+            output = options.output.value
+            result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
+            if result is None:
+                metrics.dropped.labels("any", "client_disconnected").inc()
+                status = CLIENT_CLOSED_REQUEST
+                return Response(status_code=status)
+            engine_used, status = result.engine.value, 200
+            return Response(
+                content=result.rendered.content,
+                media_type=result.rendered.media_type,
+                headers=result_headers(result, started, dialect),
+            )
+    except ApiError as exc:
+        status = exc.status
+        return error_response(
+            exc, metrics=metrics, retry_after_s=state.settings.retry_after_s, shape=dialect.error_shape
+        )
+    finally:
+        metrics.requests.labels(output, engine_used, str(status)).inc()
+        metrics.request_duration.labels(output).observe(time.perf_counter() - started)
+
+
+def result_headers(result: RemovalResult, started: float, dialect: RemovalDialect) -> dict[str, str]:
+    headers = {
+        "X-Engine": result.engine.value,
+        "X-Model": result.model_id,
+        "X-Processing-Time-Ms": f"{(time.perf_counter() - started) * 1000:.1f}",
+        "X-Image-Width": str(result.width),
+        "X-Image-Height": str(result.height),
+    }
+    if result.fallback_reason:
+        headers["X-Fallback-Reason"] = result.fallback_reason
+    if result.rendered.media_type == "application/zip":
+        headers["Content-Disposition"] = 'attachment; filename="result.zip"'
+    if dialect.extra_headers is not None:
+        headers.update(dialect.extra_headers(result))
+    return headers
