@@ -16,7 +16,7 @@ hardens the whole matte (it drifts to the edge of any search grid).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ AlphaOf = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 
 
 def fit_alpha_levels(
-    alpha_of: AlphaOf, photos: Sequence[LabelledPhoto], seed: int = 0
+    alpha_of: AlphaOf, photos: Iterable[LabelledPhoto], seed: int = 0
 ) -> tuple[float, float]:
     """(lo, hi) from the network's alpha (`alpha_of(image)`) on `photos` with masks."""
     rng = np.random.default_rng(seed)

@@ -3,6 +3,7 @@ for SOC. The validation split is removed from every training source."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from model.training.label_store import LabelledPhoto, LabelStore
@@ -41,16 +42,20 @@ def limited(photos: list[Photo], limits: dict[str, float]) -> list[Photo]:
 
 def labelled_training_photos(
     loc: Locations, split: Split, limits: dict[str, float] | None = None, log: bool = True
-) -> list[LabelledPhoto]:
+) -> Iterator[LabelledPhoto]:
     """Every training photo (up to `limits` per category) with its label (teacher-only for photos
-    without a mask), minus the few whose masks keep non-person objects."""
+    without a mask), minus the few whose masks keep non-person objects. A generator: full-size labelled
+    photos take ~10 MB each, so a thousand of them are shrunk (or used) one at a time, never all held."""
     store = LabelStore(loc.cache_dir, loc.teacher_onnx)
-    items = [store.load(photo) for photo in limited(split.train, limits or {})]
-    kept = [item for item in items if keep_for_training(item)]
+    dropped = []
+    for photo in limited(split.train, limits or {}):
+        item = store.load(photo)
+        if keep_for_training(item):
+            yield item
+        else:
+            dropped.append(photo.key)
     if log:
-        dropped = sorted(item.photo.key for item in items if not keep_for_training(item))
-        print(f"training photos: {len(kept)} (dropped, mask keeps non-person objects: {dropped})")
-    return kept
+        print(f"left out of training, mask keeps non-person objects: {sorted(dropped)}")
 
 
 def unlabelled_photos(split: Split) -> list[Photo]:

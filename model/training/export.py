@@ -24,8 +24,9 @@ from model.training.data_sources import labelled_training_photos, load_split
 from model.training.evaluate import chosen_checkpoint, evaluate_all, markdown_table, size_sweep
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
-from model.training.split import read_val_split
 from model.training.torch_setup import new_network, pick_device
+from model.training.training_data import parse_category_weights
+from model.training.validation import Scores
 from model.weights import ModelInfo, load_modnet, save_safetensors
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -100,7 +101,7 @@ def soc_effect(run_dir: Path) -> str:
     )
 
 
-def fitted_levels(net: MODNet, loc: Locations, size: int) -> tuple[float, float]:
+def fitted_levels(net: MODNet, loc: Locations, size: int, limits: str = "") -> tuple[float, float]:
     """`model.training.calibrate` on the training photos with masks, through the serving engine."""
     from model.serving import ModnetEngine
 
@@ -108,7 +109,7 @@ def fitted_levels(net: MODNet, loc: Locations, size: int) -> tuple[float, float]
     engine = ModnetEngine(
         copy.deepcopy(net), info, device=pick_device(), inference_size=size, max_batch_size=1
     )
-    photos = labelled_training_photos(loc, load_split(loc), log=False)
+    photos = labelled_training_photos(loc, load_split(loc), parse_category_weights(limits), log=False)
     return fit_alpha_levels(lambda image: engine.predict_batch([image])[0], photos)
 
 
@@ -141,7 +142,7 @@ def export_weights(
     today = datetime.date.today().isoformat()
     version = version or f"{today}-{run_cfg.run}-step{last['step']}"
     candidate = run_dir / "candidate.safetensors"
-    lo, hi = fitted_levels(net, loc, size)
+    lo, hi = fitted_levels(net, loc, size, run_cfg.category_limits)
     print(f"alpha levels (sure background, sure foreground): {lo}, {hi}")
     metadata = {
         "name": "modnet-people",
@@ -168,8 +169,18 @@ def export_weights(
     if modnet.iou <= grabcut.iou and not force:
         print(f"export refused: MODNet IoU {modnet.iou:.4f} does not beat GrabCut's {grabcut.iou:.4f}")
         return 1
-
     target = out or SHIPPED_WEIGHTS
+    if target.is_file() and not force:
+        # The shipped weights never get worse: the candidate must beat the file it would replace,
+        # scored the same way (full-size validation photos, through the service's engine).
+        shipped = evaluate_all(run_cfg, loc, 0, target)[0]
+        if not Scores(modnet.iou, modnet.mae).better_than(Scores(shipped.iou, shipped.mae)):
+            print(
+                f"export refused: candidate IoU {modnet.iou:.4f} / MAE {modnet.mae:.4f} does not beat "
+                f"the shipped {target.name} ({shipped.iou:.4f} / {shipped.mae:.4f})"
+            )
+            return 1
+
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate, target)
     write_checksums(target.parent)
@@ -189,7 +200,7 @@ def export_weights(
         steps=int(last["step"]),
         wall_minutes=None if wall is None else wall / 60,
         table=table,
-        val_photos=len(read_val_split(loc.val_split)) if loc.val_split.is_file() else 0,
+        val_photos=len(load_split(loc).val) if loc.val_split.is_file() else 0,
         soc_effect=soc_effect(run_dir),
         inference_size=size,
         alpha_levels=(lo, hi),

@@ -130,8 +130,9 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         state = continued_state(loc.run_dir(cfg.continue_from), cfg, log)
     split = load_split(loc)
     limits = parse_category_weights(cfg.category_limits)
-    items = labelled_training_photos(loc, split, limits)
-    sources = [to_source(item, cfg.source_short_side) for item in items]
+    sources = [
+        to_source(item, cfg.source_short_side) for item in labelled_training_photos(loc, split, limits)
+    ]
     val_photos = load_val_photos(split.val, cfg.val_short_side)
 
     net = new_network()

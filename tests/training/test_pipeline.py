@@ -28,7 +28,7 @@ TINY = PRESETS["tiny"].with_overrides(
 
 def test_validation_photos_are_never_training_photos(mini_people: Locations) -> None:
     split = load_split(mini_people)
-    items = labelled_training_photos(mini_people, split, log=False)
+    items = list(labelled_training_photos(mini_people, split, log=False))
     trained = {item.photo.key for item in items}
     assert trained and not trained & {photo.key for photo in split.val}
     assert any(item.mask is None for item in items)  # unlabelled photos train on teacher labels
