@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import ui
+from service import api_docs, ui
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
@@ -66,6 +66,8 @@ def create_app(
         summary="Background removal: batched MODNet portrait matting, GrabCut fallback.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from local assets instead of a CDN
+        redoc_url=None,
     )
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
     app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
@@ -82,6 +84,7 @@ def create_app(
     app.include_router(removebg.router)
     app.include_router(health.router)
     app.include_router(ui.router)
+    api_docs.install_docs(app, title="bgremove")
     return app
 
 
