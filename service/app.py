@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import api_docs, ui
+from service.access_log import PROBE_PATHS, install_probe_filter
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
@@ -49,6 +50,7 @@ def create_app(
     """`engines` replaces loading from settings (tests inject fakes); `registry` lets several apps
     live in one process without metric name clashes."""
     metrics = Metrics(registry)
+    install_probe_filter()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +92,7 @@ def create_app(
 
 # Probes and metrics must work without an API key (kubelet and Prometheus carry none); the upload
 # page is static and asks for the key itself.
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"}) | ui.UI_PATHS
+_OPEN_PATHS = PROBE_PATHS | ui.UI_PATHS
 
 
 async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:
