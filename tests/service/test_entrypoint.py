@@ -2,8 +2,8 @@
 
 - at INFO the access log has ordinary requests but not probes and scrapes (/healthz, /readyz,
   /metrics, with or without a query string);
-- a request uvicorn cannot parse (a 100 KB query string, a garbage request line) gets the API's JSON
-  400, not uvicorn's text/plain one.
+- a request uvicorn cannot parse (a 100 KB query string, a garbage request line) or whose head is over
+  the bound (a 200 KB header) gets the API's JSON 400, not uvicorn's text/plain one.
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ def _raw_request(server: Server, head: bytes) -> tuple[int, dict[str, str], byte
             b"GET /remove-background?x=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", id="100kb-query"
         ),
         pytest.param(b"GARBAGE\r\n\r\n", id="garbage-request-line"),
+        pytest.param(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+            id="200kb-header",
+        ),
     ],
 )
 def test_unparseable_requests_get_the_json_error(server: Server, head: bytes) -> None:
