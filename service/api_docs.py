@@ -23,8 +23,6 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from service.ui import STATIC_DIR
-
 ASSET_PREFIX = "/docs-assets"
 
 # URL path -> (file, media type)
@@ -33,6 +31,12 @@ _ASSETS: dict[str, tuple[str, str]] = {
     f"{ASSET_PREFIX}/swagger-ui.css": ("swagger-ui.css", "text/css; charset=utf-8"),
     f"{ASSET_PREFIX}/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
+# A person's silhouette. Inline rather than in static/, whose files must not contain any URL (the
+# SVG namespace is one, though nothing is fetched from it).
+_FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="6" r="3.5" '
+    b'fill="#333"/><path d="M2 16c0-4 2.7-6 6-6s6 2 6 6z" fill="#333"/></svg>\n'
+)
 # The files change only with the installed package, i.e. with a new deployment.
 _CACHE_CONTROL = "public, max-age=3600"
 
@@ -41,7 +45,7 @@ _CACHE_CONTROL = "public, max-age=3600"
 def _read(name: str) -> bytes:
     # Read on first request, not at import: importing the service does no file I/O.
     if name == "favicon.svg":
-        return (STATIC_DIR / name).read_bytes()
+        return _FAVICON
     package_static = Path(str(importlib.resources.files("fastapi_offline") / "static"))
     return (package_static / name).read_bytes()
 
