@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import ui
+from service import api_docs, ui
+from service.access_log import PROBE_PATHS, install_probe_filter
 from service.admission import Admission
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
@@ -54,6 +55,7 @@ def create_app(
     """`engines` replaces loading from settings (tests inject fakes); `registry` lets several apps
     live in one process without metric name clashes."""
     metrics = Metrics(registry)
+    install_probe_filter()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +74,8 @@ def create_app(
         summary="Background removal: batched MODNet portrait matting, GrabCut fallback.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from local assets instead of a CDN
+        redoc_url=None,
     )
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
     app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
@@ -88,12 +92,13 @@ def create_app(
     app.include_router(removebg.router)
     app.include_router(health.router)
     app.include_router(ui.router)
+    api_docs.install_docs(app, title="bgremove")
     return app
 
 
 # Probes and metrics must work without an API key (kubelet and Prometheus carry none); the upload
 # page is static and asks for the key itself.
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"}) | ui.UI_PATHS
+_OPEN_PATHS = PROBE_PATHS | ui.UI_PATHS
 
 
 async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:

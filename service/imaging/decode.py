@@ -1,9 +1,10 @@
 """Untrusted upload bytes -> an RGB array the engines can take, or an `ApiError`. Nothing else escapes.
 
 Formats: JPEG (including MPO, the multi-picture JPEG many cameras write; reported as "JPEG"), PNG
-(including APNG), GIF, WebP, BMP and TIFF. These are the still-image formats browsers, phones and
-design tools produce and Pillow decodes without external programs. Recognised image types outside
-that list (AVIF, HEIF, JPEG 2000, JPEG XL, ICO, PSD, PNM, SVG, EPS, PDF, ...) get
+(including APNG), GIF, WebP, BMP, TIFF, and the phone formats HEIF/HEIC (pi-heif: libheif with the
+libde265 HEVC decoder) and AVIF (Pillow's own plugin). These are the still-image formats browsers,
+phones and design tools produce. Recognised image types outside that list (JPEG 2000, JPEG XL, ICO,
+PSD, PNM, SVG, EPS, PDF, ...) get
 UNSUPPORTED_MEDIA_TYPE (415); bytes that match no known signature, or match an allowed one but do
 not decode (empty, truncated, corrupt), get INVALID_IMAGE (400). The format is decided by magic
 bytes (`service.imaging.sniff`) and only that format's Pillow plugin ever parses the bytes, so a
@@ -11,14 +12,18 @@ hostile file cannot steer us into another plugin's parser; the client's content 
 
 Size: width*height must not exceed `max_pixels`, checked from the header before any pixel is
 decoded (for WebP from our own header read, because libwebp allocates its canvas when Pillow opens
-the file). Pillow's `DecompressionBombWarning` is an error too (`pillow_safety`), so
+the file; for HEIF/AVIF from the `ispe` boxes, `heif_header`, because libheif/libavif apply limits of
+their own while parsing). Pillow's `DecompressionBombWarning` is an error too (`pillow_safety`), so
 `Image.MAX_IMAGE_PIXELS` (~89.5 MP) caps any larger `max_pixels`. Both give IMAGE_TOO_LARGE (413).
 EXIF rotation does not change the pixel count, so the check is the same before and after it.
 
 Pixels: animated GIF/WebP/APNG and multi-page TIFF give their first frame (frame 0 as Pillow
 composes it); the mode conversions, including how an existing alpha is flattened (over white), are
-in `service.imaging.to_rgb`. EXIF orientation 1-8 is applied; an unreadable EXIF block counts as
-orientation 1 rather than failing a photo that decodes fine.
+in `service.imaging.to_rgb`. An embedded ICC profile is applied, giving sRGB (`service.imaging.srgb`:
+Display P3 phone photos keep their saturation). EXIF orientation 1-8 is applied; an unreadable EXIF
+block counts as orientation 1 rather than failing a photo that decodes fine. HEIF's own rotation and
+mirror boxes (irot/imir) are applied by libheif, which then resets the EXIF orientation to 1; Pillow's
+AVIF plugin reports them as the EXIF orientation instead: either way each is applied exactly once.
 
 `decode_image` is a pure function: no shared state, safe to call from many threads at once (Pillow
 releases the GIL while decoding).
@@ -35,15 +40,18 @@ from PIL import Image
 
 from service.contract import RGBImage
 from service.errors import ApiError, ErrorKind
+from service.imaging.heif_header import heif_declared_size
 from service.imaging.pillow_safety import pillow_pixel_ceiling
 from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size
+from service.imaging.srgb import to_srgb
 from service.imaging.to_rgb import UnsupportedPixelMode, image_to_rgb
 
 logger = logging.getLogger(__name__)
 
-_ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF"
+_ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/HEIF, AVIF"
 # Pillow format name -> what we report. The JPEG plugin returns MPO files as "MPO".
-_SOURCE_FORMATS = {name: name for name in ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")} | {"MPO": "JPEG"}
+_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
+_SOURCE_FORMATS = {name: name for name in _FORMATS} | {"MPO": "JPEG"}
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -52,7 +60,7 @@ class DecodedImage:
     rgb: RGBImage
     """H x W x 3 uint8, C-contiguous, RGB, EXIF orientation applied; a fresh, writable array."""
     source_format: str
-    """The container: JPEG, PNG, GIF, WEBP, BMP or TIFF."""
+    """The container: JPEG, PNG, GIF, WEBP, BMP, TIFF, HEIF or AVIF."""
 
     @property
     def width(self) -> int:
@@ -79,6 +87,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
         )
     if plugin == "WEBP" and (canvas := webp_canvas_size(data[:30])) is not None:
         _check_pixels(canvas, max_pixels)
+    if plugin in ("HEIF", "AVIF") and (declared := heif_declared_size(data)) is not None:
+        _check_pixels(declared, max_pixels)
     try:
         return _decode_with(plugin, data, max_pixels)
     except ApiError:
@@ -103,7 +113,7 @@ def _decode_with(plugin: str, data: bytes, max_pixels: int) -> DecodedImage:
         if source_format is None:  # cannot happen with formats=[plugin]; keep the allow-list a fact
             raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"{im.format} images are not supported")
         _check_pixels(im.size, max_pixels)  # header only so far: no pixels decoded yet
-        rgb = image_to_rgb(im)  # frame 0
+        rgb = image_to_rgb(to_srgb(im))  # frame 0
         orientation = _exif_orientation(im)
     return DecodedImage(rgb=_orient(rgb, orientation), source_format=source_format)
 
