@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps
 
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from service.imaging.heif_header import heif_declared_size
 from tests.imaging import phone_samples, samples
+from tests.imaging.decoder_spy import spy_on, spy_on_pixel_decoding
 
 BIG = 10**7
 ENCODERS = {"AVIF": phone_samples.encode_avif, "HEIF": phone_samples.encode_heic}
@@ -77,26 +78,9 @@ def _spy_on_decoders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import pi_heif.as_plugin
     from PIL import AvifImagePlugin
 
-    calls: list[str] = []
-    real_load = ImageFile.ImageFile.load
-    real_heif_open = pi_heif.as_plugin._LibHeifImageFile._open
-    real_avif_open = AvifImagePlugin.AvifImageFile._open
-
-    def load(self: ImageFile.ImageFile) -> Any:
-        calls.append(f"load {self.size}")
-        return real_load(self)
-
-    def heif_open(self: Any) -> Any:
-        calls.append("libheif")
-        return real_heif_open(self)
-
-    def avif_open(self: Any) -> Any:
-        calls.append("libavif")
-        return real_avif_open(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    monkeypatch.setattr(pi_heif.as_plugin._LibHeifImageFile, "_open", heif_open)
-    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "_open", avif_open)
+    calls = spy_on_pixel_decoding(monkeypatch)
+    spy_on(monkeypatch, calls, pi_heif.as_plugin._LibHeifImageFile, "_open", "libheif")
+    spy_on(monkeypatch, calls, AvifImagePlugin.AvifImageFile, "_open", "libavif")
     return calls
 
 
