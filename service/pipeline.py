@@ -18,6 +18,7 @@ from typing import TypeVar
 from service.batcher import BatcherClosedError, QueueFullError
 from service.engines.base import Alpha, RGBImage
 from service.errors import ApiError, ErrorKind
+from service.imaging.bounds import decode_limits
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable, render
 from service.imaging.foreground import estimate_foreground
@@ -48,7 +49,13 @@ async def remove_background(
     decoded = await _within(
         deadline,
         loop.run_in_executor(
-            state.cpu_pool, partial(decode_image, data, max_pixels=state.settings.max_pixels)
+            state.cpu_pool,
+            partial(
+                decode_image,
+                data,
+                max_pixels=state.settings.max_pixels,
+                limits=decode_limits(state.settings, options),
+            ),
         ),
     )
     rgb = decoded.rgb

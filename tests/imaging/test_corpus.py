@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import bombs
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from tests.imaging import samples
@@ -102,6 +103,12 @@ CASES: dict[str, Case] = {
     "bmp-claims-100000x100000": Case(lambda: samples.bmp_claiming(100_000, 100_000), TOO_LARGE),
     "tiff-claims-100000x100000": Case(lambda: samples.tiff_claiming(100_000, 100_000), TOO_LARGE),
     "png-48mp-of-zeros": Case(lambda: samples.png_from_rows(8000, 6000, bytes(8001)), TOO_LARGE),
+    # Strips: foreground estimation's blur radius follows the long side, so a 20000x1 cut-out
+    # needed ~84 KB per pixel (1.7 GB); refused from the header by the aspect-ratio guard.
+    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), TOO_LARGE),
+    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), TOO_LARGE),
+    "jpeg-4000-scans": Case(lambda: bombs.scan_bomb_jpeg(64, 64, 4000), TOO_LARGE),
+    "gif-1x1-frame-on-6000x6600-screen": Case(lambda: bombs.gif_screen_bomb(6000, 6600), TOO_LARGE),
     # --- awkward but valid -> decoded, size after orientation
     "1x1-png": Case(lambda: samples.encode(_rgb(1, 1), "PNG"), (1, 1)),
     "1x1-jpeg": Case(lambda: samples.encode(_rgb(1, 1), "JPEG"), (1, 1)),
@@ -109,8 +116,8 @@ CASES: dict[str, Case] = {
     "1x1-webp": Case(lambda: samples.encode(_rgb(1, 1), "WEBP"), (1, 1)),
     "1x1-bmp": Case(lambda: samples.encode(_rgb(1, 1), "BMP"), (1, 1)),
     "1x1-tiff": Case(lambda: samples.encode(_rgb(1, 1), "TIFF"), (1, 1)),
-    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), (1, 20000)),
-    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), (20000, 1)),
+    "1x1280-png": Case(lambda: samples.encode(_rgb(1, 1280), "PNG"), (1, 1280)),
+    "1280x1-jpeg": Case(lambda: samples.encode(_rgb(1280, 1), "JPEG"), (1280, 1)),
     "cmyk-jpeg": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "JPEG"), (20, 10)),
     "cmyk-tiff": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "TIFF"), (20, 10)),
     "16bit-png": Case(lambda: samples.encode(Image.new("I;16", (9, 4), 40000), "PNG"), (9, 4)),
