@@ -106,6 +106,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue=settings.max_queue,
                 metrics=state.metrics,
+                stall_timeout_s=settings.engine_stall_timeout_s,
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
         state.batchers["grabcut"] = DynamicBatcher(

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
     drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
+    engine_stall_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A MODNet call running this long (none other returning) marks the engine stalled: "
+        "/readyz 503, its items go to GrabCut. Keep it under request_timeout_s.",
+    )
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
 

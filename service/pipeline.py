@@ -113,7 +113,9 @@ async def _predict(
     except ApiError:
         raise  # queue full / timeout / draining: the client should retry, not get GrabCut quality
     except Exception as exc:
-        reason = "out_of_memory" if "OutOfMemory" in type(exc).__name__ else "engine_error"
+        reason = getattr(exc, "fallback_reason", None) or (
+            "out_of_memory" if "OutOfMemory" in type(exc).__name__ else "engine_error"
+        )
         log.warning("MODNet failed for an item (%s: %s); falling back to GrabCut", reason, exc)
         state.metrics.fallbacks.labels(reason).inc()
         return await _through(state, "grabcut", rgb, deadline), "grabcut", reason

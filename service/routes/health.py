@@ -25,6 +25,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     state = service_state(request)
     require_ready(state)
+    if stalled := [name for name, batcher in state.batchers.items() if batcher.stalled]:
+        raise ApiError(ErrorKind.NOT_READY, f"not ready: engine {', '.join(stalled)} stalled")
     engines = state.engines
     if engines is None:  # pragma: no cover - ready implies loaded
         raise ApiError(ErrorKind.NOT_READY, "engines not loaded")
