@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service import ui
 from service.auth import ApiKeyMiddleware
@@ -154,8 +155,15 @@ def _error_response(error: ApiError, metrics: Metrics, settings: Settings) -> JS
 
 def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.kind is ErrorKind.CLIENT_CLOSED:  # one line, no traceback: routine on the internet
+            log.info("%s %s: %s", request.method, request.url.path, exc.message)
         return _error_response(exc, metrics, settings)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnect(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # Wherever else a read meets a hang-up: the client's doing, not an internal_error.
+        return await api_error(request, ApiError(ErrorKind.CLIENT_CLOSED, "the client closed the connection"))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
