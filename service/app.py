@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service import api_docs, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
@@ -29,6 +30,7 @@ from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
 from service.error_response import error_response
 from service.errors import ApiError, ErrorKind
+from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
@@ -117,6 +119,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue=settings.max_queue,
                 metrics=state.metrics,
+                stall_timeout_s=settings.engine_stall_timeout_s,
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
         state.batchers[EngineName.GRABCUT] = DynamicBatcher(
@@ -134,7 +137,11 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             state.metrics.model_ready.labels(name).set(1)
         router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
         state.pipeline = RemovalPipeline(
-            router, state.cpu_pool, max_pixels=settings.max_pixels, timeout_s=settings.request_timeout_s
+            router,
+            state.cpu_pool,
+            max_pixels=settings.max_pixels,
+            timeout_s=settings.request_timeout_s,
+            limits=decode_limits(settings, None),
         )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})
@@ -168,6 +175,12 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error_response(exc, metrics, settings)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnect(_: Request, __: ClientDisconnect) -> JSONResponse:
+        # Wherever else a read meets a hang-up: the client's doing, not an internal_error.
+        error = ApiError(ErrorKind.CLIENT_CLOSED, "the client closed the connection")
+        return _error_response(error, metrics, settings)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

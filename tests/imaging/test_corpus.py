@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import bombs
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from tests.imaging import phone_samples, samples
@@ -111,6 +112,12 @@ CASES: dict[str, Case] = {
     "heic-claims-100000x100000": Case(
         lambda: phone_samples.with_ispe(phone_samples.encode_heic(_rgb(8, 8)), 100_000, 100_000), TOO_LARGE
     ),
+    # Strips: foreground estimation's blur radius follows the long side, so a 20000x1 cut-out
+    # needed ~84 KB per pixel (1.7 GB); refused from the header by the aspect-ratio guard.
+    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), TOO_LARGE),
+    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), TOO_LARGE),
+    "jpeg-4000-scans": Case(lambda: bombs.scan_bomb_jpeg(64, 64, 4000), TOO_LARGE),
+    "gif-1x1-frame-on-6000x6600-screen": Case(lambda: bombs.gif_screen_bomb(6000, 6600), TOO_LARGE),
     # --- awkward but valid -> decoded, size after orientation
     "1x1-png": Case(lambda: samples.encode(_rgb(1, 1), "PNG"), (1, 1)),
     "1x1-jpeg": Case(lambda: samples.encode(_rgb(1, 1), "JPEG"), (1, 1)),
@@ -123,8 +130,8 @@ CASES: dict[str, Case] = {
     "rgba-avif": Case(lambda: phone_samples.encode_avif(Image.new("RGBA", (6, 2), (9, 9, 9, 9))), (6, 2)),
     "rgba-heic": Case(lambda: phone_samples.encode_heic(Image.new("RGBA", (6, 2), (9, 9, 9, 9))), (6, 2)),
     "grey-avif": Case(lambda: phone_samples.encode_avif(Image.new("L", (5, 3), 77)), (5, 3)),
-    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), (1, 20000)),
-    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), (20000, 1)),
+    "1x1280-png": Case(lambda: samples.encode(_rgb(1, 1280), "PNG"), (1, 1280)),
+    "1280x1-jpeg": Case(lambda: samples.encode(_rgb(1280, 1), "JPEG"), (1280, 1)),
     "cmyk-jpeg": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "JPEG"), (20, 10)),
     "cmyk-tiff": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "TIFF"), (20, 10)),
     "16bit-png": Case(lambda: samples.encode(Image.new("I;16", (9, 4), 40000), "PNG"), (9, 4)),
