@@ -5,46 +5,56 @@ PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck bench soak train train-cpu clean
+.PHONY: install install-dev run test lint typecheck bench soak train train-cpu clean
 
 # torch is installed first and pinned so that pip takes the local CPU build (2.13.0) instead of
 # resolving an unpinned torch to the multi-GB CUDA wheels.
+# `make run` installs only what serving needs; pip's normal output (no -q) shows what it is
+# downloading, since the first install takes minutes.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install "torch==2.13.0"
+	$(PY) -m pip install -e .
+	touch $@
+
+# The tools on top, for test, lint, typecheck, benchmarks and training: the dev extra (pytest, ruff,
+# mypy, hadolint, validators, onnxruntime for the teacher, the HEIC test encoder).
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
 
+install-dev: $(VENV)/.installed-dev
+
 run: install
 	BGREMOVE_HOST=$(HOST) BGREMOVE_PORT=$(PORT) $(PY) -m service
 
-lint: install
+lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-typecheck: install
+typecheck: install-dev
 	$(PY) -m mypy
 
-test: install lint typecheck
+test: install-dev lint typecheck
 	$(PY) -m pytest
 
-bench: install
+bench: install-dev
 	$(PY) -m bench.run
 
 # The full training pipeline (labels, supervised, SOC, evaluation, guarded export); meant for a GPU.
-train: install
+train: install-dev
 	$(PY) -m model.training all --preset gpu
 
 # The CPU recipe the shipped weights come from (about 2.5 hours on 2 cores; resumable: run it again).
-train-cpu: install
+train-cpu: install-dev
 	$(PY) -m model.training train --preset cpu
 	$(PY) -m model.training train --preset cpu-long
 	$(PY) -m model.training all --preset cpu-more
 
-soak: install
+soak: install-dev
 	$(PY) -m bench.soak
 
 clean:

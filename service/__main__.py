@@ -10,6 +10,7 @@ import uvicorn
 
 from service.app import create_app
 from service.config import Settings
+from service.http_protocol import json_error_protocol
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        http=json_error_protocol(),  # unparseable requests get the API's JSON 400, not text/plain
         # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then runs the
         # lifespan's drain; bound the wait by the same drain budget.
         timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,

@@ -17,8 +17,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from service import ui
+from service import api_docs, ui
+from service.access_log import PROBE_PATHS, install_probe_filter
 from service.admission import Admission
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
@@ -28,6 +30,7 @@ from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
 from service.error_response import error_response
 from service.errors import ApiError, ErrorKind
+from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
@@ -54,6 +57,7 @@ def create_app(
     """`engines` replaces loading from settings (tests inject fakes); `registry` lets several apps
     live in one process without metric name clashes."""
     metrics = Metrics(registry)
+    install_probe_filter()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +76,8 @@ def create_app(
         summary="Background removal: batched MODNet portrait matting, GrabCut fallback.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from local assets instead of a CDN
+        redoc_url=None,
     )
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
     app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
@@ -88,12 +94,13 @@ def create_app(
     app.include_router(removebg.router)
     app.include_router(health.router)
     app.include_router(ui.router)
+    api_docs.install_docs(app, title="bgremove")
     return app
 
 
 # Probes and metrics must work without an API key (kubelet and Prometheus carry none); the upload
 # page is static and asks for the key itself.
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"}) | ui.UI_PATHS
+_OPEN_PATHS = PROBE_PATHS | ui.UI_PATHS
 
 
 async def _start_engines(state: ServiceState, injected: EngineSet | None) -> None:
@@ -112,6 +119,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue=settings.max_queue,
                 metrics=state.metrics,
+                stall_timeout_s=settings.engine_stall_timeout_s,
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
         state.batchers[EngineName.GRABCUT] = DynamicBatcher(
@@ -129,7 +137,11 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             state.metrics.model_ready.labels(name).set(1)
         router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
         state.pipeline = RemovalPipeline(
-            router, state.cpu_pool, max_pixels=settings.max_pixels, timeout_s=settings.request_timeout_s
+            router,
+            state.cpu_pool,
+            max_pixels=settings.max_pixels,
+            timeout_s=settings.request_timeout_s,
+            limits=decode_limits(settings, None),
         )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})
@@ -163,6 +175,12 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error_response(exc, metrics, settings)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnect(_: Request, __: ClientDisconnect) -> JSONResponse:
+        # Wherever else a read meets a hang-up: the client's doing, not an internal_error.
+        error = ApiError(ErrorKind.CLIENT_CLOSED, "the client closed the connection")
+        return _error_response(error, metrics, settings)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,12 @@ Admission is bounded: `submit` refuses at once with `QueueFullError` when `max_q
 instead of queueing without limit (text-embeddings-inference's admission). Batches run in a
 dedicated executor with `concurrency` workers: 1 for a GPU engine, so one batch at a time owns the
 device, more for CPU engines such as GrabCut.
+
+A failed batch is retried item by item before anything is failed, so one poisoned image costs only
+its own result (and only it falls back to GrabCut). With `stall_timeout_s`, an engine call that has
+not returned in that time (and no other call returned meanwhile) marks the batcher `stalled`: every
+item it holds fails with `EngineStalledError`, and so does every new submit, until the engine
+returns; /readyz reports it, the pipeline serves those items with GrabCut.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ class BatcherClosedError(Exception):
     """The batcher is draining or stopped and admits nothing new."""
 
 
+class EngineStalledError(EngineError):
+    """The engine has not returned from a call within `stall_timeout_s`."""
+
+    fallback_reason = "engine_timeout"
+
+
 @dataclass(eq=False)
 class _Item:
     image: RGBImage
@@ -53,6 +65,7 @@ class DynamicBatcher:
         max_queue: int,
         metrics: Metrics,
         concurrency: int = 1,
+        stall_timeout_s: float | None = None,
     ) -> None:
         if max_batch_size < 1 or max_queue < 1 or concurrency < 1:
             raise ValueError("max_batch_size, max_queue and concurrency must be >= 1")
@@ -69,12 +82,21 @@ class DynamicBatcher:
         self._running: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._closing = False
+        self.stall_timeout_s = stall_timeout_s
+        self._stalled = False
+        self._last_return = time.monotonic()  # when an engine call last returned (or raised)
+        self._in_engine: set[_Item] = set()  # items of the batches being run now
 
     # ------------------------------------------------------------------ public API
     @property
     def depth(self) -> int:
         """Items admitted and not yet handed to the engine."""
         return self._waiting
+
+    @property
+    def stalled(self) -> bool:
+        """An engine call has been running longer than `stall_timeout_s` with no other returning."""
+        return self._stalled
 
     def start(self) -> None:
         if self._loop_task is None:
@@ -87,6 +109,8 @@ class DynamicBatcher:
         the item: it is then dropped before inference."""
         if self._closing:
             raise BatcherClosedError("not accepting new work: shutting down")
+        if self._stalled:
+            raise EngineStalledError(f"{self.engine.name} is not answering (stalled engine call)")
         if self._waiting >= self.max_queue:
             self._purge_cancelled()
             if self._waiting >= self.max_queue:
@@ -173,29 +197,73 @@ class DynamicBatcher:
         return batch
 
     async def _run_batch(self, batch: list[_Item]) -> None:
-        name = self.engine.name
         started = time.monotonic()
         for item in batch:
-            self._metrics.queue_wait.labels(name).observe(started - item.enqueued_at)
-        self._metrics.batch_size.labels(name).observe(len(batch))
-        images = [item.image for item in batch]
+            self._metrics.queue_wait.labels(self.engine.name).observe(started - item.enqueued_at)
+        self._in_engine.update(batch)
         try:
-            loop = asyncio.get_running_loop()
-            alphas = await loop.run_in_executor(self._executor, self.engine.predict_batch, images)
-            if len(alphas) != len(batch):
-                raise EngineError(f"{name} returned {len(alphas)} results for a batch of {len(batch)}")
-        except Exception as exc:  # fan the failure out: every item of the batch gets it
-            log.warning("%s batch of %d failed: %r", name, len(batch), exc)
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            alphas = await self._call([item.image for item in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0], exc)
+            else:
+                log.warning(
+                    "%s batch of %d failed (%r); retrying each item alone", self.engine.name, len(batch), exc
+                )
+                await self._retry_alone(batch)
         else:
             for item, alpha in zip(batch, alphas, strict=True):
-                # A future cancelled while the batch ran must not raise InvalidStateError.
-                if not item.future.done():
-                    item.future.set_result(alpha)
+                _resolve(item, alpha)
         finally:
+            self._in_engine.difference_update(batch)
+
+    async def _retry_alone(self, batch: list[_Item]) -> None:
+        """One bad image must not take its batch-mates down with it: only an item that fails on its
+        own gets the error (and the GrabCut fallback)."""
+        for item in batch:
+            if item.future.done():  # withdrawn meanwhile, or failed over by the stall watchdog
+                continue
+            try:
+                (alpha,) = await self._call([item.image])
+            except Exception as exc:
+                _fail(item, exc)
+            else:
+                _resolve(item, alpha)
+
+    async def _call(self, images: list[RGBImage]) -> list[Alpha]:
+        """One engine call in the executor, watched for stalls."""
+        name = self.engine.name
+        self._metrics.batch_size.labels(name).observe(len(images))
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        watchdog = None
+        if self.stall_timeout_s is not None:
+            watchdog = loop.call_later(self.stall_timeout_s, self._on_stall, started)
+        try:
+            alphas = await loop.run_in_executor(self._executor, self.engine.predict_batch, images)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            self._last_return = time.monotonic()
+            if self._stalled:
+                log.warning("%s engine answered again after a stall", name)
+                self._stalled = False
             self._metrics.inference_duration.labels(name).observe(time.monotonic() - started)
+        if len(alphas) != len(images):
+            raise EngineError(f"{name} returned {len(alphas)} results for a batch of {len(images)}")
+        return alphas
+
+    def _on_stall(self, call_started: float) -> None:
+        if self._last_return > call_started:  # another worker's call returned: the engine moves
+            return
+        self._stalled = True
+        error = EngineStalledError(f"{self.engine.name} has not answered in {self.stall_timeout_s:g} s")
+        held = [*self._in_engine, *(item for bucket in self._buckets.values() for item in bucket)]
+        log.error("%s engine stalled: failing over %d items", self.engine.name, len(held))
+        for item in held:
+            _fail(item, error)
+        self._buckets.clear()
+        self._set_waiting(0)
 
     # ------------------------------------------------------------------ helpers
     def _oldest(self) -> tuple[Hashable, _Item]:
@@ -216,3 +284,14 @@ class DynamicBatcher:
     def _set_waiting(self, value: int) -> None:
         self._waiting = value
         self._metrics.queue_depth.labels(self.engine.name).set(value)
+
+
+def _resolve(item: _Item, alpha: Alpha) -> None:
+    # A future cancelled (or failed over) while its call ran must not raise InvalidStateError.
+    if not item.future.done():
+        item.future.set_result(alpha)
+
+
+def _fail(item: _Item, error: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(error)

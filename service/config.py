@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
     drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
+    engine_stall_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A MODNet call running this long (none other returning) marks the engine stalled: "
+        "/readyz 503, its items go to GrabCut. Keep it under request_timeout_s.",
+    )
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
 
@@ -67,6 +73,22 @@ class Settings(BaseSettings):
         25 * 1024 * 1024, ge=1024, description="Largest accepted upload (413 above)."
     )
     max_pixels: int = Field(40_000_000, ge=1, description="Checked from the header, before decoding.")
+    max_image_side: int = Field(20_000, ge=1, description="Longest accepted side in pixels.")
+    max_aspect_ratio: float = Field(
+        20.0, ge=1, description="Long side / short side at most this (short sides under 64 count as 64)."
+    )
+    max_jpeg_scans: int = Field(
+        100, ge=1, description="Most scans in a (progressive) JPEG; more is a decoding bomb."
+    )
+    max_jpeg_scan_pixels: int = Field(
+        1_000_000_000, ge=1, description="Decoded samples summed over a JPEG's scans (decode CPU bound)."
+    )
+    max_request_memory_mb: int = Field(
+        3072, ge=1, description="Estimated working memory one request may need (from size and output)."
+    )
+    memory_budget_mb: int = Field(
+        0, ge=0, description="Memory for all requests together; 0 = unset. Caps max_request_memory_mb."
+    )
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
 
     # --- access

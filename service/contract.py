@@ -31,7 +31,8 @@ class EngineName(StrEnum):
 
 
 class EngineError(RuntimeError):
-    """An engine failed on a batch; the batcher fans it out to every item of that batch."""
+    """An engine failed on a batch; the batcher retries its items one by one, and an item that
+    fails alone too gets the error."""
 
 
 class EngineOutOfMemory(MemoryError):

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.batcher import BatcherClosedError, DynamicBatcher, QueueFullError
+from service.batcher import BatcherClosedError, DynamicBatcher, EngineStalledError, QueueFullError
 from service.contract import Alpha, EngineName, EngineOutOfMemory, RGBImage
 from service.deadline import within
 from service.errors import ApiError, ErrorKind
@@ -23,7 +23,8 @@ class Routed:
     alpha: Alpha
     engine: EngineName
     model_id: str
-    fallback_reason: str | None = None  # "out_of_memory" | "engine_error" when GrabCut stood in
+    # "out_of_memory" | "engine_timeout" | "engine_error" when GrabCut stood in
+    fallback_reason: str | None = None
 
 
 class EngineRouter:
@@ -47,6 +48,10 @@ class EngineRouter:
     def model_ids(self) -> dict[str, str]:
         return {name.value: batcher.engine.model_id for name, batcher in self._batchers.items()}
 
+    def stalled_engines(self) -> list[EngineName]:
+        """Engines whose batcher has a call hung past its stall timeout (/readyz turns 503)."""
+        return [name for name, batcher in self._batchers.items() if batcher.stalled]
+
     async def predict(self, rgb: RGBImage, choice: EngineChoice, deadline: float) -> Routed:
         name = self._select(choice)
         if name is EngineName.GRABCUT:
@@ -56,7 +61,7 @@ class EngineRouter:
         except ApiError:
             raise  # queue full / timeout / draining: the client should retry, not get GrabCut quality
         except Exception as exc:
-            reason = "out_of_memory" if isinstance(exc, EngineOutOfMemory) else "engine_error"
+            reason = _fallback_reason(exc)
             log.warning("MODNet failed for an item (%s: %s); falling back to GrabCut", reason, exc)
             self._metrics.fallbacks.labels(reason).inc()
             routed = await self._through(EngineName.GRABCUT, rgb, deadline)
@@ -91,3 +96,11 @@ class EngineRouter:
         except BatcherClosedError:
             raise ApiError(ErrorKind.NOT_READY, "server shut down before this request ran") from None
         return Routed(alpha, name, batcher.engine.model_id)
+
+
+def _fallback_reason(exc: Exception) -> str:
+    """By type: an error that names its own reason (`EngineStalledError`: engine_timeout), the
+    engines' out-of-memory, or any other engine failure."""
+    if isinstance(exc, EngineStalledError):
+        return exc.fallback_reason
+    return "out_of_memory" if isinstance(exc, EngineOutOfMemory) else "engine_error"

@@ -1,14 +1,18 @@
 """The one place an `ApiError` becomes an HTTP response: status from the error table, Retry-After
-for the kinds that mean "come back", the error counter, and the body in the caller's shape."""
+for the kinds that mean "come back", the error counter (and one log line, no traceback, for a client
+that hung up), and the body in the caller's shape."""
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 
 from fastapi.responses import JSONResponse
 
-from service.errors import RETRYABLE, ApiError
+from service.errors import RETRYABLE, ApiError, ErrorKind
 from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 
 class ErrorShape(Enum):
@@ -20,6 +24,8 @@ def error_response(
     error: ApiError, *, metrics: Metrics, retry_after_s: int, shape: ErrorShape = ErrorShape.API
 ) -> JSONResponse:
     metrics.errors.labels(error.kind.value).inc()
+    if error.kind is ErrorKind.CLIENT_CLOSED:  # one line, no traceback: routine on the internet
+        log.info("%s", error.message)
     headers = {"Retry-After": str(retry_after_s)} if error.kind in RETRYABLE else None
     body = error.removebg_body() if shape is ErrorShape.REMOVEBG else error.body()
     return JSONResponse(body, status_code=error.status, headers=headers)

@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     NOT_READY = "not_ready"  # starting up or draining
     ENGINE_UNAVAILABLE = "engine_unavailable"  # engine=modnet asked for, no MODNet loaded
     TIMEOUT = "timeout"  # request deadline passed before a result
+    CLIENT_CLOSED = "client_closed"  # the client hung up mid-upload; nobody reads the answer
     INTERNAL = "internal_error"
 
 
@@ -39,6 +40,8 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.IMAGE_TOO_LARGE: 413,
     ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorKind.QUEUE_FULL: 429,
+    # nginx's "client closed request": the client's doing, so never a 5xx in the metrics.
+    ErrorKind.CLIENT_CLOSED: 499,
     ErrorKind.INTERNAL: 500,
     ErrorKind.NOT_READY: 503,
     ErrorKind.ENGINE_UNAVAILABLE: 503,

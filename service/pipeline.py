@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from service.contract import Alpha, EngineName, RGBImage
 from service.deadline import within
 from service.engine_router import EngineRouter
+from service.imaging.bounds import DecodeLimits
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable, render
 from service.imaging.foreground import estimate_foreground
@@ -40,11 +41,13 @@ class RemovalPipeline:
     cpu_pool: Executor
     max_pixels: int
     timeout_s: float
+    limits: DecodeLimits  # side, aspect ratio, JPEG scans, memory cap; the request adds its options
 
     async def run(self, data: bytes, choice: EngineChoice, options: OutputOptions) -> RemovalResult:
         deadline = time.monotonic() + self.timeout_s
         loop = asyncio.get_running_loop()
-        decode = partial(decode_image, data, max_pixels=self.max_pixels)
+        limits = replace(self.limits, options=options)  # the memory estimate depends on the output
+        decode = partial(decode_image, data, max_pixels=self.max_pixels, limits=limits)
         decoded = await within(deadline, loop.run_in_executor(self.cpu_pool, decode))
         rgb = decoded.rgb
         # Refuse impossible outputs (e.g. a 1x20000 strip as WebP) before spending inference on them.

@@ -19,15 +19,13 @@ from starlette.requests import Request
 from service.dependencies import ready_pipeline, service_state
 from service.disconnect import until_disconnect
 from service.error_response import ErrorShape, error_response
-from service.errors import ApiError
+from service.errors import STATUS, ApiError, ErrorKind
 from service.imaging.options import parse_options
 from service.pipeline import RemovalResult
 from service.upload import read_upload
 
 ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
-
-CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client left": nobody reads this response
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
             result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
             if result is None:
                 metrics.dropped.labels("any", "client_disconnected").inc()
-                status = CLIENT_CLOSED_REQUEST
+                status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
                 return Response(status_code=status)
             engine_used, status = result.engine.value, 200
             return Response(

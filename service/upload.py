@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from service.errors import ApiError, ErrorKind
 
@@ -34,6 +34,16 @@ def _check_image_type(media_type: str) -> None:
 
 
 async def read_upload(request: Request, *, field: str = "image") -> Upload:
+    try:
+        return await _read_upload(request, field)
+    except ClientDisconnect:
+        # An ApiError, so the route records status 499 like any other client error.
+        raise ApiError(
+            ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
+        ) from None
+
+
+async def _read_upload(request: Request, field: str) -> Upload:
     content_type = _media_type(request.headers.get("content-type"))
     params: dict[str, str] = {}
     if content_type in _FORM_TYPES:

@@ -7,7 +7,9 @@ Importing it (the decoder does) has exactly these effects, and nothing here runs
    global and can be reset by other code (pytest does, per test), so the decoder does not depend on
    it: it also compares every image against `pillow_pixel_ceiling()` itself and refuses the same
    images either way.
-2. All Pillow plugins are registered now (`Image.init()`), not lazily inside the first `Image.open`
+2. pi-heif's HEIF plugin is registered (decode only; without thumbnails, depth or auxiliary images,
+   which we never use and which would otherwise be read with every file), and all Pillow plugins are
+   registered now (`Image.init()`), not lazily inside the first `Image.open`
    of each format, which would import modules from worker threads on first use.
 
 Left at Pillow's defaults on purpose (the decoder relies on them): `Image.MAX_IMAGE_PIXELS`
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import warnings
 
+import pi_heif
 from PIL import Image
 
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 Image.init()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-SNIFF_BYTES = 32
+SNIFF_BYTES = 64
 """How many leading bytes `sniff_media_type` needs to see (it works with fewer, less surely)."""
 
 ALLOWED_MEDIA_TYPES: dict[str, str] = {
@@ -21,6 +21,10 @@ ALLOWED_MEDIA_TYPES: dict[str, str] = {
     "image/webp": "WEBP",
     "image/bmp": "BMP",
     "image/tiff": "TIFF",
+    # Phone photos. HEIF/HEIC is decoded by pi-heif (libheif + libde265, decode only), AVIF by
+    # Pillow's own plugin (libavif with dav1d/aom in Pillow's wheels).
+    "image/heif": "HEIF",
+    "image/avif": "AVIF",
 }
 
 # Fixed prefixes (offset 0). Order matters only where one prefix extends another.
@@ -55,6 +59,7 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+_GENERIC_BRANDS = {b"mif1", b"msf1"}  # "some HEIF image format": the codec is in the compatible brands
 
 
 def sniff_media_type(head: bytes) -> str | None:
@@ -69,17 +74,34 @@ def sniff_media_type(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _AVIF_BRANDS:
-            return "image/avif"
-        if brand in _HEIF_BRANDS:
-            return "image/heif"
+        return _heif_family_type(head)
     # Netpbm: "P1".."P7" then whitespace.
     if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n":
         return "image/x-portable-anymap"
     stripped = head.lstrip()
     if stripped.startswith(b"<svg") or (stripped.startswith(b"<?xml") and b"<svg" in head):
         return "image/svg+xml"
+    return None
+
+
+def _heif_family_type(head: bytes) -> str | None:
+    """AVIF or HEIF from an ISO-BMFF `ftyp` box: its major brand, else its compatible brands.
+
+    The major brand decides when it is one we know (an AVIF is often also "mif1"-compatible, a HEIC
+    too); a generic major brand ("mif1", "msf1") is resolved by the compatible brands, AVIF first,
+    because the HEIF decoder we ship only decodes HEVC (the AVIF plugin takes the AV1 files)."""
+    major = head[8:12]
+    if major in _AVIF_BRANDS:
+        return "image/avif"
+    if major in _HEIF_BRANDS - _GENERIC_BRANDS:
+        return "image/heif"
+    box_size = int.from_bytes(head[0:4], "big")
+    compatible = head[16 : min(box_size, len(head))]
+    brands = {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return "image/avif"
+    if major in _HEIF_BRANDS or brands & _HEIF_BRANDS:
+        return "image/heif"
     return None
 
 

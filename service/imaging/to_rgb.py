@@ -11,8 +11,8 @@ Policies (each is a choice; the tests pin them):
   scaled 0..65535 -> 0..255 with rounding. Pillow's own `convert` would clip them at 255 (a
   16-bit photo would come out almost white). Any colour-key transparency on them is ignored.
 - CMYK, YCbCr, LAB, HSV, 1-bit, L, P, float ("F", clipped to 0..255 by Pillow) go through Pillow's
-  `convert("RGB")`. CMYK is converted naively: embedded ICC profiles are not applied (no colour
-  management anywhere in the service).
+  `convert("RGB")`. Embedded ICC profiles are applied before this, by `service.imaging.srgb`; a
+  CMYK image without a (usable) profile is converted naively.
 - A mode Pillow cannot convert raises `UnsupportedPixelMode` (the decoder answers 415).
 """
 

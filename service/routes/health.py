@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.dependencies import ready_pipeline, service_state
+from service.errors import ApiError, ErrorKind
 
 router = APIRouter(tags=["operations"])
 
@@ -19,11 +20,18 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: engines loaded and warmed up, not draining",
-    responses={503: {"description": "not_ready (loading, failed to load with require_modnet, or draining)"}},
+    responses={
+        503: {
+            "description": "not_ready (loading, failed to load with require_modnet, draining, "
+            "or an engine call stalled)"
+        }
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     state = service_state(request)
     router = ready_pipeline(state).router
+    if stalled := router.stalled_engines():
+        raise ApiError(ErrorKind.NOT_READY, f"not ready: engine {', '.join(stalled)} stalled")
     body = {
         "status": "ready",
         "engines": router.model_ids(),

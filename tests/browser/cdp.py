@@ -33,6 +33,10 @@ FLAGS = (
 )
 
 
+# Every host name fails to resolve; the test server's loopback address is the one exception.
+OFFLINE_FLAG = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+
+
 class Page:
     """One tab: send commands, collect the events that arrive in between."""
 
@@ -78,6 +82,14 @@ class Page:
             raise LookupError(f"no element matches {selector!r}")
         self.send("DOM.setFileInputFiles", {"nodeId": node, "files": [str(path)]})
 
+    def requested_urls(self) -> list[str]:
+        """Every URL the page asked for, data: URLs left out (needs the Network domain:
+        `chromium_page(offline=True)`)."""
+        requests = (
+            e["params"]["request"] for e in self.events if e.get("method") == "Network.requestWillBeSent"
+        )
+        return [r["url"] for r in requests if not r["url"].startswith("data:")]
+
     def exceptions(self) -> list[str]:
         """Uncaught page errors and console errors seen so far."""
         found = []
@@ -90,10 +102,16 @@ class Page:
 
 
 @contextlib.contextmanager
-def chromium_page(binary: Path = CHROMIUM, start_timeout: float = 30.0) -> Iterator[Page]:
+def chromium_page(
+    binary: Path = CHROMIUM, start_timeout: float = 30.0, *, offline: bool = False
+) -> Iterator[Page]:
+    """`offline`: no host resolves except 127.0.0.1 (where tests serve the app), so a page that
+    needs a CDN or a font service fails as it would on a closed network; the Network domain is
+    enabled too, so `Page.events` lists every request the page made."""
     profile = Path(tempfile.mkdtemp(prefix="bgremove-chromium-"))
+    extra = [OFFLINE_FLAG] if offline else []
     proc = subprocess.Popen(
-        [str(binary), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        [str(binary), *FLAGS, *extra, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -103,7 +121,7 @@ def chromium_page(binary: Path = CHROMIUM, start_timeout: float = 30.0) -> Itera
         page_target = next(t for t in targets if t["type"] == "page")
         with connect(page_target["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
             page = Page(ws)
-            for domain in ("Page", "Runtime", "DOM"):
+            for domain in ("Page", "Runtime", "DOM", *(("Network",) if offline else ())):
                 page.send(f"{domain}.enable")
             yield page
     finally:

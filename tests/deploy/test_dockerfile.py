@@ -77,24 +77,34 @@ def _builder_pip_steps() -> list[PipInstall]:
 
 
 def test_install_steps_are_the_makefiles() -> None:
-    """Same order and pins as `make install` (torch pinned first, then the project), with the dev
-    extra dropped and a regular (not editable) install; the image's last step reinstalls the same
-    project once the source is copied."""
+    """Same order and pins as `make install` (torch pinned first, then the project without the dev
+    extra), as a regular (not editable) install; the image's last step reinstalls the same project
+    once the source is copied. The Makefile's last step (`make install-dev`, for test/lint) adds the
+    dev extra to the same project."""
     make = [s for s in makefile_pip_installs(REPO / "Makefile") if s.targets != ("pip",)]
     docker = _builder_pip_steps()
     assert [s.targets for s in make][:1] == [s.targets for s in docker][:1]  # torch==<same pin>
     assert docker[0].targets[0].startswith("torch==")
 
     make_path, make_extras = split_extras(make[1].targets[0])
-    assert make[1].editable and "dev" in make_extras
+    assert make[1].editable and "dev" not in make_extras
+    dev_path, dev_extras = split_extras(make[2].targets[0])
+    assert dev_path == make_path and dev_extras == make_extras | {"dev"}
     for step in docker[1:]:
         (target,) = step.targets
         path, extras = split_extras(target)
         assert path == make_path
-        assert extras == make_extras - {"dev"}
+        assert extras == make_extras
         assert not step.editable
-    assert len(make) == 2 and len(docker) == 3
+    assert len(make) == 3 and len(docker) == 3
     assert "--no-deps" in docker[2].options, "the source layer must not re-resolve dependencies"
+
+
+def test_make_shows_progress_on_the_big_installs() -> None:
+    """torch and the project take minutes on a fresh machine: pip's own output stays visible."""
+    make = [s for s in makefile_pip_installs(REPO / "Makefile") if s.targets != ("pip",)]
+    for step in make:
+        assert "-q" not in step.options and "--quiet" not in step.options, step
 
 
 def test_torch_comes_from_the_variant_index() -> None:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import bombs
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
-from tests.imaging import samples
+from tests.imaging import phone_samples, samples
 
 MAX_PIXELS = 40_000_000
 INVALID = ErrorKind.INVALID_IMAGE
@@ -84,11 +85,14 @@ CASES: dict[str, Case] = {
     "png-header-lies-small": Case(lambda: samples.png_header_claiming(50, 50), INVALID),
     "png-zero-width": Case(lambda: samples.png_header_claiming(0, 10), INVALID),
     "png-ztxt-bomb": Case(samples.png_with_ztxt_bomb, INVALID),  # Pillow's MAX_TEXT_CHUNK
+    "avif-truncated": Case(lambda: _truncated(phone_samples.encode_avif(_rgb(256, 128))), INVALID),
+    "heic-truncated": Case(lambda: _truncated(phone_samples.encode_heic(_rgb(256, 128))), INVALID),
+    "heic-ftyp-only": Case(lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", INVALID),
+    "avif-ftyp-only": Case(lambda: b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00mif1avif", INVALID),
     # --- recognised, not allowed -> 415
     "ico": Case(lambda: samples.encode(_rgb(16, 16), "ICO"), UNSUPPORTED),
     "ppm": Case(lambda: samples.encode(_rgb(8, 8), "PPM"), UNSUPPORTED),
     "jpeg2000": Case(lambda: samples.encode(_rgb(8, 8), "JPEG2000"), UNSUPPORTED),
-    "avif": Case(lambda: samples.encode(_rgb(8, 8), "AVIF"), UNSUPPORTED),
     "qoi": Case(lambda: samples.encode(_rgb(8, 8), "QOI"), UNSUPPORTED),
     "psd-header": Case(lambda: b"8BPS\x00\x01" + b"\x00" * 64, UNSUPPORTED),
     "svg": Case(lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', UNSUPPORTED),
@@ -102,6 +106,18 @@ CASES: dict[str, Case] = {
     "bmp-claims-100000x100000": Case(lambda: samples.bmp_claiming(100_000, 100_000), TOO_LARGE),
     "tiff-claims-100000x100000": Case(lambda: samples.tiff_claiming(100_000, 100_000), TOO_LARGE),
     "png-48mp-of-zeros": Case(lambda: samples.png_from_rows(8000, 6000, bytes(8001)), TOO_LARGE),
+    "avif-claims-16384x16384": Case(
+        lambda: phone_samples.with_ispe(phone_samples.encode_avif(_rgb(8, 8)), 16384, 16384), TOO_LARGE
+    ),
+    "heic-claims-100000x100000": Case(
+        lambda: phone_samples.with_ispe(phone_samples.encode_heic(_rgb(8, 8)), 100_000, 100_000), TOO_LARGE
+    ),
+    # Strips: foreground estimation's blur radius follows the long side, so a 20000x1 cut-out
+    # needed ~84 KB per pixel (1.7 GB); refused from the header by the aspect-ratio guard.
+    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), TOO_LARGE),
+    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), TOO_LARGE),
+    "jpeg-4000-scans": Case(lambda: bombs.scan_bomb_jpeg(64, 64, 4000), TOO_LARGE),
+    "gif-1x1-frame-on-6000x6600-screen": Case(lambda: bombs.gif_screen_bomb(6000, 6600), TOO_LARGE),
     # --- awkward but valid -> decoded, size after orientation
     "1x1-png": Case(lambda: samples.encode(_rgb(1, 1), "PNG"), (1, 1)),
     "1x1-jpeg": Case(lambda: samples.encode(_rgb(1, 1), "JPEG"), (1, 1)),
@@ -109,8 +125,13 @@ CASES: dict[str, Case] = {
     "1x1-webp": Case(lambda: samples.encode(_rgb(1, 1), "WEBP"), (1, 1)),
     "1x1-bmp": Case(lambda: samples.encode(_rgb(1, 1), "BMP"), (1, 1)),
     "1x1-tiff": Case(lambda: samples.encode(_rgb(1, 1), "TIFF"), (1, 1)),
-    "1x20000-png": Case(lambda: samples.encode(_rgb(1, 20000), "PNG"), (1, 20000)),
-    "20000x1-jpeg": Case(lambda: samples.encode(_rgb(20000, 1), "JPEG"), (20000, 1)),
+    "1x1-avif": Case(lambda: phone_samples.encode_avif(_rgb(1, 1)), (1, 1)),
+    "1x1-heic": Case(lambda: phone_samples.encode_heic(_rgb(1, 1)), (1, 1)),
+    "rgba-avif": Case(lambda: phone_samples.encode_avif(Image.new("RGBA", (6, 2), (9, 9, 9, 9))), (6, 2)),
+    "rgba-heic": Case(lambda: phone_samples.encode_heic(Image.new("RGBA", (6, 2), (9, 9, 9, 9))), (6, 2)),
+    "grey-avif": Case(lambda: phone_samples.encode_avif(Image.new("L", (5, 3), 77)), (5, 3)),
+    "1x1280-png": Case(lambda: samples.encode(_rgb(1, 1280), "PNG"), (1, 1280)),
+    "1280x1-jpeg": Case(lambda: samples.encode(_rgb(1280, 1), "JPEG"), (1280, 1)),
     "cmyk-jpeg": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "JPEG"), (20, 10)),
     "cmyk-tiff": Case(lambda: samples.encode(_rgb(20, 10).convert("CMYK"), "TIFF"), (20, 10)),
     "16bit-png": Case(lambda: samples.encode(Image.new("I;16", (9, 4), 40000), "PNG"), (9, 4)),

@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile, ImageOps, WebPImagePlugin
+from PIL import Image, ImageOps, WebPImagePlugin
 
 from service.errors import ApiError, ErrorKind
 from service.imaging.decode import decode_image
 from service.imaging.pillow_safety import pillow_pixel_ceiling
 from tests.imaging import samples
+from tests.imaging.decoder_spy import spy_on, spy_on_pixel_decoding
 from tests.locations import require_shared
 
 BIG = 10**7
@@ -153,20 +154,8 @@ def test_rotated_images_count_the_same_pixels() -> None:
 
 
 def _spy_on_pixel_decoding(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real_load = ImageFile.ImageFile.load
-    real_webp = WebPImagePlugin._webp.WebPAnimDecoder
-
-    def load(self: ImageFile.ImageFile) -> Any:
-        calls.append(f"load {self.size}")
-        return real_load(self)
-
-    def webp_decoder(data: bytes) -> Any:
-        calls.append("libwebp decoder")
-        return real_webp(data)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    monkeypatch.setattr(WebPImagePlugin._webp, "WebPAnimDecoder", webp_decoder)
+    calls = spy_on_pixel_decoding(monkeypatch)
+    spy_on(monkeypatch, calls, WebPImagePlugin._webp, "WebPAnimDecoder", "libwebp decoder")
     return calls
 
 

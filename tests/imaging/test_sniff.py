@@ -29,7 +29,8 @@ def test_files_pillow_writes_are_recognised(fmt: str, media_type: str) -> None:
     im = Image.new("RGB", (8, 8), (10, 20, 30))
     data = samples.encode(im.convert("P") if fmt == "GIF" else im, fmt)
     assert sniff_media_type(data[:32]) == media_type
-    assert (media_type in ALLOWED_MEDIA_TYPES) == (fmt in {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
+    allowed = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF"}
+    assert (media_type in ALLOWED_MEDIA_TYPES) == (fmt in allowed)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,14 @@ def test_files_pillow_writes_are_recognised(fmt: str, media_type: str) -> None:
         (b"\xff\xd8", None),  # too short to be sure
         (b"hello world", None),
         (b"\x00\x00\x00\x1cftypheic\x00\x00", "image/heif"),
+        # A generic major brand is resolved by the compatible brands (AVIF wins: AV1 in HEIF).
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf", "image/avif"),
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1heicmiaf", "image/heif"),
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1", "image/heif"),
+        (b"\x00\x00\x00\x18ftypavis\x00\x00\x00\x00avismif1", "image/avif"),
+        # A compatible brand past the end of the ftyp box belongs to the next box: not read.
+        (b"\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00avif", "image/heif"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", None),  # MP4 video
         (b"  <svg xmlns='http://www.w3.org/2000/svg'>", "image/svg+xml"),
         (b"%PDF-1.7\n", "application/pdf"),
         (b"RIFF\x00\x00\x00\x00WAVEfmt ", None),  # RIFF, but audio

@@ -121,7 +121,10 @@ async def test_simulated_cuda_oom_falls_back_to_grabcut_for_the_whole_batch(
         assert r.headers["x-fallback-reason"] == "out_of_memory"
         assert r.headers["content-type"] == "image/png"
     assert server.metric("bgremove_fallbacks_total", {"reason": "out_of_memory"}) == clients
-    assert server.metric("bgremove_batch_size_sum", ENGINE_LABEL) == clients  # MODNet saw them all
+    # MODNet saw them all twice: the batch of 4, then each item alone (a batch's failure is retried
+    # item by item before any fallback; an OOM that every item hits alone falls back for all).
+    assert server.metric("bgremove_batch_size_sum", ENGINE_LABEL) == 2 * clients
+    assert server.metric("bgremove_batch_size_count", ENGINE_LABEL) == 1 + clients
     assert server.metric("bgremove_batch_size_sum", {"engine": "grabcut"}) == clients
     ok = {"output": "rgba", "engine": "grabcut", "status": "200"}
     assert wait_for_metric(server, "bgremove_requests_total", ok, clients) == clients

@@ -1,5 +1,5 @@
 """Batching logic against a fake engine: size trigger, time trigger, buckets, cancellation,
-admission, failure fan-out, drain."""
+admission, failure fan-out, drain (item-by-item retry and stalls: test_batcher_faults.py)."""
 
 from __future__ import annotations
 
@@ -134,12 +134,13 @@ async def test_cancelled_items_free_their_queue_slots() -> None:
     await batcher.stop(1)
 
 
-async def test_engine_exception_fans_out_to_every_item_of_the_batch() -> None:
-    engine = FakeEngine(fail=lambda images: EngineError("boom") if len(images) == 3 else None)
+async def test_engine_exception_reaches_every_item_that_also_fails_alone() -> None:
+    engine = FakeEngine(fail=lambda images: EngineError("boom"))
     batcher, _ = make(engine, max_batch_size=3, max_wait_s=1000.0)
     futures = [batcher.submit(img()) for _ in range(3)]
     results = await asyncio.gather(*futures, return_exceptions=True)
     assert [type(r) for r in results] == [EngineError] * 3
+    assert engine.batches == [3, 1, 1, 1]  # the batch, then each item alone
     # The batcher survives a failed batch.
     engine.fail = None
     ok = [batcher.submit(img()) for _ in range(3)]
