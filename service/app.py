@@ -26,7 +26,7 @@ from service.engines.loader import EngineSet, load_engines
 from service.errors import RETRYABLE, ApiError, ErrorKind
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
-from service.routes import health, removal, removebg
+from service.routes import health, removal, removebg, video
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
-    app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_image_bytes=settings.max_upload_bytes,
+        path_limits={video.PATH: settings.video_max_upload_bytes},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -80,6 +84,7 @@ def create_app(
     _install_error_handlers(app, metrics, settings)
     app.include_router(removal.router)
     app.include_router(removebg.router)
+    app.include_router(video.router)
     app.include_router(health.router)
     app.include_router(ui.router)
     return app

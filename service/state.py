@@ -22,6 +22,7 @@ class ServiceState:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
     in_flight: int = 0  # removal requests admitted and not finished
+    videos_in_flight: int = 0  # video requests admitted and not finished (streaming included)
     load_error: str | None = None
 
     @property
