@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -47,7 +48,7 @@ def encode_clip(frames: list[U8], recipe: Recipe = Recipe(), *, pts: list[int] |
     height, width = frames[0].shape[:2]
     time_base = Fraction(1, recipe.fps * 100)
     with av.open(buf, mode="w", format=recipe.container) as out:
-        video = out.add_stream(recipe.codec, rate=recipe.fps)
+        video = cast(av.VideoStream, out.add_stream(recipe.codec, rate=recipe.fps))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = time_base
         video.time_base = time_base
@@ -57,7 +58,7 @@ def encode_clip(frames: list[U8], recipe: Recipe = Recipe(), *, pts: list[int] |
             video.codec_context.bit_rate = 2_000_000
         else:
             video.codec_context.options = {"qscale": "2"}
-        audio = out.add_stream(recipe.audio, rate=48000) if recipe.audio else None
+        audio = cast(av.AudioStream, out.add_stream(recipe.audio, rate=48000)) if recipe.audio else None
         stamps = pts if pts is not None else [i * 100 for i in range(len(frames))]
         for rgb, stamp in zip(frames, stamps, strict=True):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -96,9 +97,9 @@ class DecodedClip:
 
 def decode_clip(data: bytes) -> DecodedClip:
     """Decode with libvpx for VP9 (FFmpeg's native VP9 decoder ignores the alpha channel)."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
-        decoder = (
+        decoder: Any = (
             av.CodecContext.create("libvpx-vp9", "r")
             if stream.codec_context.name == "vp9"
             else stream.codec_context
@@ -111,3 +112,24 @@ def decode_clip(data: bytes) -> DecodedClip:
                 frames.append(frame.to_ndarray(format="rgba"))
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         return DecodedClip(container.format.name, stream.codec_context.name, seconds, frames, audio)
+
+
+def undecodable_clip(frames: int, *, width: int = 64, height: int = 48, fps: int = 10) -> bytes:
+    """A well-formed WebM whose VP9 packets are garbage: its header and packet scan are fine, its
+    first decode fails. Over a limit, it must be refused as too large, which proves the limit is
+    checked before anything is decoded."""
+    buf = io.BytesIO()
+    time_base = Fraction(1, 1000)
+    with av.open(buf, mode="w", format="webm") as out:
+        video = cast(av.VideoStream, out.add_stream("libvpx-vp9", rate=fps))
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = time_base
+        video.time_base = time_base
+        for i in range(frames):
+            packet = av.Packet(bytes([7]) * 200)
+            packet.stream = video
+            packet.pts = packet.dts = i * 1000 // fps
+            packet.time_base = time_base
+            packet.is_keyframe = True
+            out.mux(packet)
+    return buf.getvalue()
