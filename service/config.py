@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         1920 * 1088, ge=1, description="Most pixels per video frame (1080p by default)."
     )
     video_frames_in_flight: int = Field(
-        8, ge=1, le=256, description="Frames one clip may have queued for the engine at once."
+        4, ge=1, le=256, description="Frames one clip may have queued for the engine at once."
     )
     video_max_concurrent: int = Field(2, ge=1, description="Videos processed at once; beyond it: 429.")
 
