@@ -78,6 +78,9 @@ class VideoSession:
             # sees a truncated stream (no final chunk); the log and the metric say why.
             self.status = "aborted"
             log.warning("video stopped after the response started: %s", exc)
+        except Exception:
+            self.status = "aborted"
+            log.exception("video failed after the response started")
 
     async def close(self) -> None:
         self.job.release()
