@@ -29,9 +29,9 @@ from model.training.label_store import LabelStore
 from model.training.paths import SHIPPED_WEIGHTS, Locations
 from model.training.validation import load_val_photos, photo_scores
 from model.weights import load_modnet
+from service.contract import Alpha
 from service.imaging.guided_filter import guided_upsample
 
-Alpha = npt.NDArray[np.float32]
 Upsampler = Callable[[npt.NDArray[np.uint8], Alpha], Alpha]
 
 
@@ -95,7 +95,7 @@ def main() -> int:
             ):
                 record.setdefault(key, []).append(value)
     # Cost at 1080p: a real photo scaled to 1920x1080, median of repeated runs, interleaved.
-    image = cv2.resize(photos[0].image, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+    image = np.asarray(cv2.resize(photos[0].image, (1920, 1080), interpolation=cv2.INTER_LINEAR), np.uint8)
     small = np.random.default_rng(0).random((320, 544), dtype=np.float32)
     cost: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(7):
@@ -113,8 +113,9 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for name, record in sums.items():
         means = {key: statistics.mean(values) for key, values in record.items()}
+        ratio = means["band_mae_teacher"] / base["band_mae_teacher"]
         print(
-            f"| {name} | {means['band_mae_teacher']:.4f} ({means['band_mae_teacher'] / base['band_mae_teacher']:.2f}x)"
+            f"| {name} | {means['band_mae_teacher']:.4f} ({ratio:.2f}x)"
             f" | {means['band_mae_mask']:.4f} | {means['mae']:.4f} | {means['iou']:.4f} | "
             f"{means['mae_teacher']:.4f} | {statistics.median(cost[name]) * 1000:.1f} |"
         )

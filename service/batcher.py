@@ -6,7 +6,13 @@ the first item, then waits until `max_batch_size` items of the same shape bucket
 cancelled (client left, deadline passed) are dropped before the engine sees them.
 
 Admission is bounded: `submit` refuses at once with `QueueFullError` when `max_queue` items wait,
-instead of queueing without limit (text-embeddings-inference's admission). Batches run in a
+instead of queueing without limit (text-embeddings-inference's admission).
+
+Two priorities share one engine: `Priority.FIRST` items (photos: someone waits for each) are taken
+before any `Priority.FILL` item (video frames), which only fill the room a batch has left. FILL
+items are not counted against `max_queue` and never refused for it: their owner bounds them (a clip
+has at most `video_frames_in_flight` frames queued), so bulk work neither starves photos in the
+engine nor takes their places in the queue. Batches run in a
 dedicated executor with `concurrency` workers: 1 for a GPU engine, so one batch at a time owns the
 device, more for CPU engines such as GrabCut.
 """
@@ -18,9 +24,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from service.contract import Alpha, EngineError, MattingEngine, RGBImage
 from service.metrics import Metrics
@@ -36,11 +43,38 @@ class BatcherClosedError(Exception):
     """The batcher is draining or stopped and admits nothing new."""
 
 
+class Priority(IntEnum):
+    FIRST = 0  # someone waits for this item (a photo): taken before any FILL item
+    FILL = 1  # bulk work (a video frame): fills the room a batch has left; bounded by its owner
+
+
 @dataclass(eq=False)
 class _Item:
     image: RGBImage
     future: asyncio.Future[Alpha]
+    priority: Priority = Priority.FIRST
     enqueued_at: float = field(default_factory=time.monotonic)
+
+
+class _Bucket:
+    """The items of one shape bucket, one queue per priority, each in arrival order."""
+
+    def __init__(self) -> None:
+        self.queues: dict[Priority, deque[_Item]] = {p: deque() for p in Priority}
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    def __iter__(self) -> Iterator[_Item]:
+        for queue in self.queues.values():
+            yield from queue
+
+    def head(self) -> _Item:
+        """The item the next batch starts with: the oldest of the highest priority."""
+        return next(q[0] for q in self.queues.values() if q)
+
+    def popleft(self) -> _Item:
+        return next(q for q in self.queues.values() if q).popleft()
 
 
 class DynamicBatcher:
@@ -61,8 +95,9 @@ class DynamicBatcher:
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self._metrics = metrics
-        self._buckets: dict[Hashable, deque[_Item]] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
         self._waiting = 0
+        self._waiting_first = 0  # the FIRST items among them: what `max_queue` bounds
         self._arrived = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"engine-{engine.name}")
@@ -82,19 +117,20 @@ class DynamicBatcher:
                 self._batch_loop(), name=f"batcher-{self.engine.name}"
             )
 
-    def submit(self, image: RGBImage) -> asyncio.Future[Alpha]:
+    def submit(self, image: RGBImage, priority: Priority = Priority.FIRST) -> asyncio.Future[Alpha]:
         """Admit one image; the returned future resolves to its alpha. Cancel the future to withdraw
-        the item: it is then dropped before inference."""
+        the item: it is then dropped before inference. A FIRST item is refused with
+        `QueueFullError` when `max_queue` FIRST items wait; a FILL item is never refused for that."""
         if self._closing:
             raise BatcherClosedError("not accepting new work: shutting down")
-        if self._waiting >= self.max_queue:
+        if priority is Priority.FIRST and self._waiting_first >= self.max_queue:
             self._purge_cancelled()
-            if self._waiting >= self.max_queue:
-                raise QueueFullError(f"{self._waiting} items already waiting for {self.engine.name}")
+            if self._waiting_first >= self.max_queue:
+                raise QueueFullError(f"{self._waiting_first} items already waiting for {self.engine.name}")
         key = self.engine.bucket_key(image)
-        item = _Item(image, asyncio.get_running_loop().create_future())
-        self._buckets.setdefault(key, deque()).append(item)
-        self._set_waiting(self._waiting + 1)
+        item = _Item(image, asyncio.get_running_loop().create_future(), priority)
+        self._buckets.setdefault(key, _Bucket()).queues[priority].append(item)
+        self._count(item, +1)
         self._arrived.set()
         return item.future
 
@@ -118,6 +154,7 @@ class DynamicBatcher:
                 if not item.future.done():
                     item.future.set_exception(BatcherClosedError("shut down before this item ran"))
         self._buckets.clear()
+        self._waiting_first = 0
         self._set_waiting(0)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -163,7 +200,7 @@ class DynamicBatcher:
         batch: list[_Item] = []
         while bucket and len(batch) < self.max_batch_size:
             item = bucket.popleft()
-            self._set_waiting(self._waiting - 1)
+            self._count(item, -1)
             if item.future.done():  # cancelled: the client left or its deadline passed
                 self._metrics.dropped.labels(self.engine.name, "cancelled").inc()
                 continue
@@ -199,19 +236,30 @@ class DynamicBatcher:
 
     # ------------------------------------------------------------------ helpers
     def _oldest(self) -> tuple[Hashable, _Item]:
-        return min(((k, q[0]) for k, q in self._buckets.items() if q), key=lambda kv: kv[1].enqueued_at)
+        """The bucket to batch next: the one whose head has the highest priority, oldest first."""
+        heads = ((k, b.head()) for k, b in self._buckets.items() if b)
+        return min(heads, key=lambda kv: (kv[1].priority, kv[1].enqueued_at))
 
     def _purge_cancelled(self) -> None:
         for key in list(self._buckets):
-            kept = deque(item for item in self._buckets[key] if not item.future.done())
-            dropped = len(self._buckets[key]) - len(kept)
+            bucket = self._buckets[key]
+            dropped = 0
+            for priority, queue in bucket.queues.items():
+                kept = deque(item for item in queue if not item.future.done())
+                for item in queue:
+                    if item.future.done():
+                        self._count(item, -1)
+                        dropped += 1
+                bucket.queues[priority] = kept
             if dropped:
                 self._metrics.dropped.labels(self.engine.name, "cancelled").inc(dropped)
-                self._set_waiting(self._waiting - dropped)
-            if kept:
-                self._buckets[key] = kept
-            else:
+            if not bucket:
                 del self._buckets[key]
+
+    def _count(self, item: _Item, change: int) -> None:
+        if item.priority is Priority.FIRST:
+            self._waiting_first += change
+        self._set_waiting(self._waiting + change)
 
     def _set_waiting(self, value: int) -> None:
         self._waiting = value

@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from model.training.photos import HAIR, PORTRAIT, SCENE
 from model.training.validation import AlphaFn, ValPhoto, photo_scores
+from service.contract import Alpha
 
-Alpha = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 CATEGORY_ORDER = (SCENE, PORTRAIT, HAIR)
 CATEGORY_NAMES = {
