@@ -19,7 +19,7 @@ from service import video
 from service.dependencies import ready_pipeline, service_state
 from service.errors import ApiError, ErrorKind
 from service.imaging.options import EngineChoice
-from service.routes.docs import error_responses
+from service.routes.docs import BgColorQuery, EngineQuery, error_responses, upload_body
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +46,6 @@ _ERRORS = error_responses(
     ErrorKind.ENGINE_UNAVAILABLE,
     ErrorKind.VIDEO_UNAVAILABLE,
 )
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["video"],
-                    "properties": {"video": {"type": "string", "format": "binary"}, **_PARAMS},
-                }
-            },
-            "video/*": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
 _RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "WebM (VP9; with alpha for output=rgba), streamed. Headers: X-Engine, X-Model, "
@@ -95,20 +80,18 @@ class _ClipResponse(StreamingResponse):
     ),
     response_class=Response,
     responses={**_RESPONSE, **_ERRORS},
-    openapi_extra=_BODY,
+    openapi_extra=upload_body("video", _PARAMS, raw_type="video/*"),
 )
 async def remove_background_video(
     request: Request,
     output: Annotated[
         str | None, Query(description="rgba (VP9 with alpha) | mask | composite", examples=["rgba"])
     ] = None,
-    bg_color: Annotated[
-        str | None, Query(description="hex colour for composite", examples=["#00ff00"])
-    ] = None,
+    bg_color: BgColorQuery = None,
     ofd: Annotated[
         str | None, Query(description="one-frame-delay flicker filter (default true)", examples=["true"])
     ] = None,
-    engine: Annotated[str | None, Query(description="auto | modnet | grabcut", examples=["auto"])] = None,
+    engine: EngineQuery = None,
 ) -> Response:
     del output, bg_color, ofd, engine  # documented here, read below from query + form
     state = service_state(request)

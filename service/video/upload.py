@@ -13,9 +13,8 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from service.errors import ApiError, ErrorKind
+from service.upload import check_media_type, is_form, media_type
 
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-_GENERIC_TYPES = ("application/octet-stream", "")
 # Bodies up to this size stay in memory; larger ones go to a temporary file.
 _SPOOL_BYTES = 4 * 1024 * 1024
 
@@ -36,22 +35,10 @@ class VideoUpload:
                     owned.close()
 
 
-def _media_type(value: str | None) -> str:
-    return (value or "").split(";", 1)[0].strip().lower()
-
-
-def _check_video_type(media_type: str) -> None:
-    if not (media_type.startswith("video/") or media_type in _GENERIC_TYPES):
-        raise ApiError(
-            ErrorKind.UNSUPPORTED_MEDIA_TYPE,
-            f"expected a video (video/* or multipart/form-data), got content type {media_type!r}",
-        )
-
-
 async def read_video_upload(request: Request, *, field_name: str = "video") -> VideoUpload:
     """The caller must `close()` the result once the clip is done (after streaming)."""
-    content_type = _media_type(request.headers.get("content-type"))
-    if content_type in _FORM_TYPES:
+    content_type = media_type(request.headers.get("content-type"))
+    if is_form(content_type):
         form = await request.form(max_files=4, max_fields=64)
         try:
             part = form.get(field_name)
@@ -59,14 +46,14 @@ async def read_video_upload(request: Request, *, field_name: str = "video") -> V
                 raise ApiError(
                     ErrorKind.MISSING_VIDEO, f"multipart field {field_name!r} with a video file is required"
                 )
-            _check_video_type(_media_type(part.content_type))
+            check_media_type(media_type(part.content_type), "video")
         except BaseException:
             await form.close()
             raise
         params = {k: v for k, v in form.items() if isinstance(v, str)}
         upload = VideoUpload(file=part.file, size=part.size or 0, params=params, _owned=[form])
     else:
-        _check_video_type(content_type)
+        check_media_type(content_type, "video")
         # Closed by VideoUpload.close, after the response has streamed: no `with` can span that.
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
         upload = VideoUpload(file=spool, size=0, params={}, _owned=[spool])
