@@ -42,7 +42,8 @@ def centre_ellipse(height: int, width: int) -> Alpha:
 class FakeEngine:
     """A `MattingEngine` whose matte is `centre_ellipse`. `delay_s` per batch plus `item_delay_s`
     per item (sleeps release the GIL, like a GPU); `fail` may return an exception to raise for a
-    batch; `gate` holds every batch until it is set; `max_batch_size` refuses larger batches."""
+    batch; `gate` holds every batch until it is set (once `gate_after` items have been served
+    ungated); `max_batch_size` refuses larger batches."""
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class FakeEngine:
         fail: FailWhen | None = None,
         bucket_by_shape: bool = True,
         gate: threading.Event | None = None,
+        gate_after: int = 0,
         max_batch_size: int | None = None,
     ) -> None:
         self.name = name  # served by the batcher of that name, exactly where the real engine sits
@@ -62,6 +64,7 @@ class FakeEngine:
         self.fail = fail
         self.bucket_by_shape = bucket_by_shape
         self.gate = gate
+        self.gate_after = gate_after
         self.max_batch_size = max_batch_size
         self.batches: list[int] = []
         self.warmed = False
@@ -73,10 +76,11 @@ class FakeEngine:
         return image.shape[:2] if self.bucket_by_shape else 0
 
     def predict_batch(self, images: Sequence[RGBImage]) -> list[Alpha]:
+        served = sum(self.batches)
         self.batches.append(len(images))
         if self.max_batch_size is not None and len(images) > self.max_batch_size:
             raise EngineError(f"batch of {len(images)} over max_batch_size={self.max_batch_size}")
-        if self.gate is not None:
+        if self.gate is not None and served >= self.gate_after:
             self.gate.wait(10)
         delay = self.delay_s + self.item_delay_s * len(images)
         if delay:

@@ -22,6 +22,7 @@ from bgremove_client.errors import (
 from bgremove_client.result import RemovalResult
 from bgremove_client.retry import NO_RETRY, RetryPolicy
 from bgremove_client.sync_client import BgRemoveClient
+from bgremove_client.video import VideoProgress, VideoResult
 
 __all__ = [
     "DEFAULT_URL",
@@ -39,4 +40,6 @@ __all__ = [
     "RemovalResult",
     "RetryPolicy",
     "RetryableError",
+    "VideoProgress",
+    "VideoResult",
 ]

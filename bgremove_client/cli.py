@@ -1,4 +1,5 @@
-"""`bgremove` / `python -m bgremove_client`: one image, or a folder tree into an output folder.
+"""`bgremove` / `python -m bgremove_client`: one image, a folder tree into an output folder, or one
+video (.mp4 .m4v .mov .webm .mkv) into a WebM.
 
 Exit status: 0 all done or skipped, 1 some files failed, 2 bad usage, 130 interrupted.
 """
@@ -21,6 +22,7 @@ from bgremove_client._protocol import DEFAULT_URL, Engine, Format, Output, Refin
 from bgremove_client.async_client import AsyncBgRemoveClient
 from bgremove_client.batch import Outcome, Plan, RequestOptions, plan_file, plan_folder, run_jobs
 from bgremove_client.retry import RetryPolicy
+from bgremove_client.video_cli import add_video_arguments, is_video, run_video
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="foreground colour estimation (server default: on)",
     )
+    add_video_arguments(p)
     p.add_argument("-j", "--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--url", default=os.environ.get("BGREMOVE_URL", DEFAULT_URL), help="env BGREMOVE_URL")
     p.add_argument(
@@ -141,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if is_video(args.input):
+        return run_video(args, parser)
     if args.output == "rgba" and args.format == "jpeg":
         parser.error("--format jpeg has no alpha channel: use png/webp, or --output composite")
     options = RequestOptions(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Unpack
+from typing import TypeVar, Unpack
 
 import httpx
 
@@ -30,6 +31,16 @@ from bgremove_client._protocol import (
 from bgremove_client.errors import BgRemoveError
 from bgremove_client.result import RemovalResult
 from bgremove_client.retry import RetryPolicy
+from bgremove_client.video import (
+    VIDEO_ENDPOINT,
+    ProgressCallback,
+    VideoOutput,
+    VideoResult,
+    receive_video,
+    video_params,
+)
+
+T = TypeVar("T")
 
 
 class BgRemoveClient:
@@ -90,20 +101,60 @@ class BgRemoveClient:
             decontaminate=decontaminate,
         )
         source = ImageSource.from_input(image, filename)
+
+        def attempt(attempts: int) -> RemovalResult:
+            with source.open() as upload:
+                response = self._http.post(ENDPOINT, params=params, files={"image": upload})
+            if not response.is_success:
+                raise error_from_response(response, attempts)
+            return result_from_response(response, attempts)
+
+        return self._retrying(attempt)
+
+    def remove_video(
+        self,
+        video: ImageInput,
+        target: str | os.PathLike[str],
+        *,
+        output: VideoOutput | None = None,
+        bg_color: str | None = None,
+        ofd: bool | None = None,
+        engine: Engine | None = None,
+        filename: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> VideoResult:
+        """POST the clip to /remove-background/video and stream the WebM to `target` as it arrives.
+        `on_progress` gets the frame count (X-Video-Frames) and the bytes received so far. A stream
+        the server cuts short is retried like a lost connection; no partial file is left behind."""
+        params = video_params(output=output, bg_color=bg_color, ofd=ofd, engine=engine)
+        source = ImageSource.from_input(video, filename)
+
+        def attempt(attempts: int) -> VideoResult:
+            with (
+                source.open() as upload,
+                self._http.stream("POST", VIDEO_ENDPOINT, params=params, files={"video": upload}) as response,
+            ):
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response, attempts)
+                return receive_video(response, target, attempts, on_progress)
+
+        return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[int], T]) -> T:
+        """Calls `attempt(n)` until it returns, sleeping per the retry policy between attempts that
+        fail with a retryable error or a lost connection."""
         attempts = 0
         while True:
             attempts += 1
             cause: Exception | None = None
             error: BgRemoveError
             try:
-                with source.open() as upload:
-                    response = self._http.post(ENDPOINT, params=params, files={"image": upload})
+                return attempt(attempts)
             except RETRYABLE_TRANSPORT_ERRORS as exc:
                 cause, error = exc, connection_error(exc, attempts)
-            else:
-                if response.is_success:
-                    return result_from_response(response, attempts)
-                error = error_from_response(response, attempts)
+            except BgRemoveError as exc:
+                error = exc
             delay = retry_delay(self._retry, error, attempts)
             if delay is None:
                 raise error from cause

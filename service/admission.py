@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from prometheus_client import Gauge
+
 from service.errors import ApiError, ErrorKind
 from service.metrics import Metrics
 
@@ -12,11 +14,25 @@ from service.metrics import Metrics
 class Admission:
     """Bounds the requests in the whole pipeline, not only in the engine queue: when decoding or
     encoding is the bottleneck (RGBA on a small CPU box) the engine queue stays short while work
-    piles up in the CPU pool. Refusing before the upload is read makes overload answers cheap."""
+    piles up in the CPU pool. Refusing before the upload is read makes overload answers cheap.
 
-    def __init__(self, limit: int, metrics: Metrics) -> None:
+    Videos have their own (`noun="videos"`, their own gauge and refusal reason): a clip holds its
+    place for as long as its response streams, so it takes `acquire`/`release` instead of `slot`."""
+
+    def __init__(
+        self,
+        limit: int,
+        metrics: Metrics,
+        *,
+        noun: str = "requests",
+        reason: str = "overloaded",
+        gauge: Gauge | None = None,
+    ) -> None:
         self.limit = limit
         self._metrics = metrics
+        self._noun = noun
+        self._reason = reason
+        self._gauge = metrics.in_flight if gauge is None else gauge
         self._in_flight = 0
 
     @property
@@ -26,18 +42,25 @@ class Admission:
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Holds one place for the `with` block; raises `ApiError(QUEUE_FULL)` when none is free."""
-        if self._in_flight >= self.limit:
-            self._metrics.rejected.labels("overloaded").inc()
-            raise ApiError(
-                ErrorKind.QUEUE_FULL,
-                f"server busy: {self._in_flight} requests in progress; retry after the Retry-After delay",
-            )
-        self._set(self._in_flight + 1)
+        self.acquire()
         try:
             yield
         finally:
-            self._set(self._in_flight - 1)
+            self.release()
+
+    def acquire(self) -> None:
+        """Takes one place (give it back with `release`); `ApiError(QUEUE_FULL)` when none is free."""
+        if self._in_flight >= self.limit:
+            self._metrics.rejected.labels(self._reason).inc()
+            raise ApiError(
+                ErrorKind.QUEUE_FULL,
+                f"server busy: {self._in_flight} {self._noun} in progress; retry after the Retry-After delay",
+            )
+        self._set(self._in_flight + 1)
+
+    def release(self) -> None:
+        self._set(self._in_flight - 1)
 
     def _set(self, value: int) -> None:
         self._in_flight = value
-        self._metrics.in_flight.set(value)
+        self._gauge.set(value)

@@ -34,7 +34,7 @@ from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
-from service.routes import health, removal, removebg
+from service.routes import health, removal, removebg, video
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers = settings.cpu_workers or os.cpu_count() or 2
         pool = ThreadPoolExecutor(workers, thread_name_prefix="cpu")
-        state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics))
+        videos = Admission(
+            settings.video_max_concurrent,
+            metrics,
+            noun="videos",
+            reason="videos_busy",
+            gauge=metrics.videos_in_flight,
+        )
+        state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics), videos)
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
         try:
@@ -80,7 +87,11 @@ def create_app(
         redoc_url=None,
     )
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
-    app.add_middleware(BodySizeLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_image_bytes=settings.max_upload_bytes,
+        path_limits={video.PATH: settings.video_max_upload_bytes},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -92,6 +103,7 @@ def create_app(
     _install_error_handlers(app, metrics, settings)
     app.include_router(removal.router)
     app.include_router(removebg.router)
+    app.include_router(video.router)
     app.include_router(health.router)
     app.include_router(ui.router)
     api_docs.install_docs(app, title="bgremove")

@@ -6,7 +6,13 @@ the first item, then waits until `max_batch_size` items of the same shape bucket
 cancelled (client left, deadline passed) are dropped before the engine sees them.
 
 Admission is bounded: `submit` refuses at once with `QueueFullError` when `max_queue` items wait,
-instead of queueing without limit (text-embeddings-inference's admission). Batches run in a
+instead of queueing without limit (text-embeddings-inference's admission).
+
+Two priorities share one engine: `Priority.FIRST` items (photos: someone waits for each) are taken
+before any `Priority.FILL` item (video frames), which only fill the room a batch has left. FILL
+items are not counted against `max_queue` and never refused for it: their owner bounds them (a clip
+has at most `video_frames_in_flight` frames queued), so bulk work neither starves photos in the
+engine nor takes their places in the queue. Batches run in a
 dedicated executor with `concurrency` workers: 1 for a GPU engine, so one batch at a time owns the
 device, more for CPU engines such as GrabCut.
 
@@ -23,11 +29,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
+from service.batch_queue import Bucket, Item, Priority, fail, resolve
 from service.contract import Alpha, EngineError, MattingEngine, RGBImage
 from service.metrics import Metrics
 
@@ -46,13 +51,6 @@ class EngineStalledError(EngineError):
     """The engine has not returned from a call within `stall_timeout_s`."""
 
     fallback_reason = "engine_timeout"
-
-
-@dataclass(eq=False)
-class _Item:
-    image: RGBImage
-    future: asyncio.Future[Alpha]
-    enqueued_at: float = field(default_factory=time.monotonic)
 
 
 class DynamicBatcher:
@@ -74,8 +72,9 @@ class DynamicBatcher:
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self._metrics = metrics
-        self._buckets: dict[Hashable, deque[_Item]] = {}
+        self._buckets: dict[Hashable, Bucket] = {}
         self._waiting = 0
+        self._waiting_first = 0  # the FIRST items among them: what `max_queue` bounds
         self._arrived = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"engine-{engine.name}")
@@ -85,7 +84,7 @@ class DynamicBatcher:
         self.stall_timeout_s = stall_timeout_s
         self._stalled = False
         self._last_return = time.monotonic()  # when an engine call last returned (or raised)
-        self._in_engine: set[_Item] = set()  # items of the batches being run now
+        self._in_engine: set[Item] = set()  # items of the batches being run now
 
     # ------------------------------------------------------------------ public API
     @property
@@ -104,21 +103,22 @@ class DynamicBatcher:
                 self._batch_loop(), name=f"batcher-{self.engine.name}"
             )
 
-    def submit(self, image: RGBImage) -> asyncio.Future[Alpha]:
+    def submit(self, image: RGBImage, priority: Priority = Priority.FIRST) -> asyncio.Future[Alpha]:
         """Admit one image; the returned future resolves to its alpha. Cancel the future to withdraw
-        the item: it is then dropped before inference."""
+        the item: it is then dropped before inference. A FIRST item is refused with
+        `QueueFullError` when `max_queue` FIRST items wait; a FILL item is never refused for that."""
         if self._closing:
             raise BatcherClosedError("not accepting new work: shutting down")
         if self._stalled:
             raise EngineStalledError(f"{self.engine.name} is not answering (stalled engine call)")
-        if self._waiting >= self.max_queue:
+        if priority is Priority.FIRST and self._waiting_first >= self.max_queue:
             self._purge_cancelled()
-            if self._waiting >= self.max_queue:
-                raise QueueFullError(f"{self._waiting} items already waiting for {self.engine.name}")
+            if self._waiting_first >= self.max_queue:
+                raise QueueFullError(f"{self._waiting_first} items already waiting for {self.engine.name}")
         key = self.engine.bucket_key(image)
-        item = _Item(image, asyncio.get_running_loop().create_future())
-        self._buckets.setdefault(key, deque()).append(item)
-        self._set_waiting(self._waiting + 1)
+        item = Item(image, asyncio.get_running_loop().create_future(), priority)
+        self._buckets.setdefault(key, Bucket()).queues[priority].append(item)
+        self._count(item, +1)
         self._arrived.set()
         return item.future
 
@@ -142,6 +142,7 @@ class DynamicBatcher:
                 if not item.future.done():
                     item.future.set_exception(BatcherClosedError("shut down before this item ran"))
         self._buckets.clear()
+        self._waiting_first = 0
         self._set_waiting(0)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -171,7 +172,7 @@ class DynamicBatcher:
         self._running.discard(task)
         self._slots.release()
 
-    async def _collect_batch(self) -> list[_Item]:
+    async def _collect_batch(self) -> list[Item]:
         if not self._buckets:  # purged by `submit` while we waited for a slot
             return []
         key, first = self._oldest()
@@ -184,10 +185,10 @@ class DynamicBatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
         bucket = self._buckets.get(key)
-        batch: list[_Item] = []
+        batch: list[Item] = []
         while bucket and len(batch) < self.max_batch_size:
             item = bucket.popleft()
-            self._set_waiting(self._waiting - 1)
+            self._count(item, -1)
             if item.future.done():  # cancelled: the client left or its deadline passed
                 self._metrics.dropped.labels(self.engine.name, "cancelled").inc()
                 continue
@@ -196,7 +197,7 @@ class DynamicBatcher:
             del self._buckets[key]
         return batch
 
-    async def _run_batch(self, batch: list[_Item]) -> None:
+    async def _run_batch(self, batch: list[Item]) -> None:
         started = time.monotonic()
         for item in batch:
             self._metrics.queue_wait.labels(self.engine.name).observe(started - item.enqueued_at)
@@ -205,7 +206,7 @@ class DynamicBatcher:
             alphas = await self._call([item.image for item in batch])
         except Exception as exc:
             if len(batch) == 1:
-                _fail(batch[0], exc)
+                fail(batch[0], exc)
             else:
                 log.warning(
                     "%s batch of %d failed (%r); retrying each item alone", self.engine.name, len(batch), exc
@@ -213,11 +214,11 @@ class DynamicBatcher:
                 await self._retry_alone(batch)
         else:
             for item, alpha in zip(batch, alphas, strict=True):
-                _resolve(item, alpha)
+                resolve(item, alpha)
         finally:
             self._in_engine.difference_update(batch)
 
-    async def _retry_alone(self, batch: list[_Item]) -> None:
+    async def _retry_alone(self, batch: list[Item]) -> None:
         """One bad image must not take its batch-mates down with it: only an item that fails on its
         own gets the error (and the GrabCut fallback)."""
         for item in batch:
@@ -226,9 +227,9 @@ class DynamicBatcher:
             try:
                 (alpha,) = await self._call([item.image])
             except Exception as exc:
-                _fail(item, exc)
+                fail(item, exc)
             else:
-                _resolve(item, alpha)
+                resolve(item, alpha)
 
     async def _call(self, images: list[RGBImage]) -> list[Alpha]:
         """One engine call in the executor, watched for stalls."""
@@ -261,37 +262,32 @@ class DynamicBatcher:
         held = [*self._in_engine, *(item for bucket in self._buckets.values() for item in bucket)]
         log.error("%s engine stalled: failing over %d items", self.engine.name, len(held))
         for item in held:
-            _fail(item, error)
+            fail(item, error)
         self._buckets.clear()
+        self._waiting_first = 0
         self._set_waiting(0)
 
     # ------------------------------------------------------------------ helpers
-    def _oldest(self) -> tuple[Hashable, _Item]:
-        return min(((k, q[0]) for k, q in self._buckets.items() if q), key=lambda kv: kv[1].enqueued_at)
+    def _oldest(self) -> tuple[Hashable, Item]:
+        """The bucket to batch next: the one whose head has the highest priority, oldest first."""
+        heads = ((k, b.head()) for k, b in self._buckets.items() if b)
+        return min(heads, key=lambda kv: (kv[1].priority, kv[1].enqueued_at))
 
     def _purge_cancelled(self) -> None:
         for key in list(self._buckets):
-            kept = deque(item for item in self._buckets[key] if not item.future.done())
-            dropped = len(self._buckets[key]) - len(kept)
+            dropped = self._buckets[key].drop_done()
+            for item in dropped:
+                self._count(item, -1)
             if dropped:
-                self._metrics.dropped.labels(self.engine.name, "cancelled").inc(dropped)
-                self._set_waiting(self._waiting - dropped)
-            if kept:
-                self._buckets[key] = kept
-            else:
+                self._metrics.dropped.labels(self.engine.name, "cancelled").inc(len(dropped))
+            if not self._buckets[key]:
                 del self._buckets[key]
+
+    def _count(self, item: Item, change: int) -> None:
+        if item.priority is Priority.FIRST:
+            self._waiting_first += change
+        self._set_waiting(self._waiting + change)
 
     def _set_waiting(self, value: int) -> None:
         self._waiting = value
         self._metrics.queue_depth.labels(self.engine.name).set(value)
-
-
-def _resolve(item: _Item, alpha: Alpha) -> None:
-    # A future cancelled (or failed over) while its call ran must not raise InvalidStateError.
-    if not item.future.done():
-        item.future.set_result(alpha)
-
-
-def _fail(item: _Item, error: BaseException) -> None:
-    if not item.future.done():
-        item.future.set_exception(error)

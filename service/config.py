@@ -91,6 +91,21 @@ class Settings(BaseSettings):
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
 
+    # --- video (POST /remove-background/video); every limit is checked from the container before a
+    # frame is decoded
+    video_max_upload_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Largest accepted video upload (413 above)."
+    )
+    video_max_duration_s: float = Field(60.0, gt=0, description="Longest accepted clip, in seconds.")
+    video_max_frames: int = Field(1800, ge=1, description="Most video frames in one clip.")
+    video_max_pixels: int = Field(
+        1920 * 1088, ge=1, description="Most pixels per video frame (1080p by default)."
+    )
+    video_frames_in_flight: int = Field(
+        4, ge=1, le=256, description="Frames one clip may have queued for the engine at once."
+    )
+    video_max_concurrent: int = Field(2, ge=1, description="Videos processed at once; beyond it: 429.")
+
     # --- access
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated; if set, X-API-Key must be one of them."

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.batcher import BatcherClosedError, DynamicBatcher, EngineStalledError, QueueFullError
+from service.batcher import BatcherClosedError, DynamicBatcher, EngineStalledError, Priority, QueueFullError
 from service.contract import Alpha, EngineName, EngineOutOfMemory, RGBImage
 from service.deadline import within
 from service.errors import ApiError, ErrorKind
@@ -46,28 +46,35 @@ class EngineRouter:
         return EngineName.MODNET if EngineName.MODNET in self._batchers else EngineName.GRABCUT
 
     def model_ids(self) -> dict[str, str]:
-        return {name.value: batcher.engine.model_id for name, batcher in self._batchers.items()}
+        return {name.value: self.model_id(name) for name in self._batchers}
 
     def stalled_engines(self) -> list[EngineName]:
         """Engines whose batcher has a call hung past its stall timeout (/readyz turns 503)."""
         return [name for name, batcher in self._batchers.items() if batcher.stalled]
 
-    async def predict(self, rgb: RGBImage, choice: EngineChoice, deadline: float) -> Routed:
-        name = self._select(choice)
+    def model_id(self, name: EngineName) -> str:
+        return self._batchers[name].engine.model_id
+
+    async def predict(
+        self, rgb: RGBImage, choice: EngineChoice, deadline: float, priority: Priority = Priority.FIRST
+    ) -> Routed:
+        """`priority=Priority.FILL` for bulk work (video frames): photos are batched first."""
+        name = self.select(choice)
         if name is EngineName.GRABCUT:
-            return await self._through(name, rgb, deadline)
+            return await self._through(name, rgb, deadline, priority)
         try:
-            return await self._through(name, rgb, deadline)
+            return await self._through(name, rgb, deadline, priority)
         except ApiError:
             raise  # queue full / timeout / draining: the client should retry, not get GrabCut quality
         except Exception as exc:
             reason = _fallback_reason(exc)
             log.warning("MODNet failed for an item (%s: %s); falling back to GrabCut", reason, exc)
             self._metrics.fallbacks.labels(reason).inc()
-            routed = await self._through(EngineName.GRABCUT, rgb, deadline)
+            routed = await self._through(EngineName.GRABCUT, rgb, deadline, priority)
             return Routed(routed.alpha, routed.engine, routed.model_id, fallback_reason=reason)
 
-    def _select(self, choice: EngineChoice) -> EngineName:
+    def select(self, choice: EngineChoice) -> EngineName:
+        """The engine that serves `choice`; `ApiError(ENGINE_UNAVAILABLE)` for MODNet when absent."""
         if choice is EngineChoice.GRABCUT:
             return EngineName.GRABCUT
         if choice is EngineChoice.MODNET and EngineName.MODNET not in self._batchers:
@@ -75,10 +82,10 @@ class EngineRouter:
             raise ApiError(ErrorKind.ENGINE_UNAVAILABLE, f"engine=modnet is not available here ({reason})")
         return self.default_engine
 
-    async def _through(self, name: EngineName, rgb: RGBImage, deadline: float) -> Routed:
+    async def _through(self, name: EngineName, rgb: RGBImage, deadline: float, priority: Priority) -> Routed:
         batcher = self._batchers[name]
         try:
-            future = batcher.submit(rgb)
+            future = batcher.submit(rgb, priority)
         except QueueFullError:
             self._metrics.rejected.labels("queue_full").inc()
             raise ApiError(

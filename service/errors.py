@@ -26,6 +26,10 @@ class ErrorKind(StrEnum):
     ENGINE_UNAVAILABLE = "engine_unavailable"  # engine=modnet asked for, no MODNet loaded
     TIMEOUT = "timeout"  # request deadline passed before a result
     CLIENT_CLOSED = "client_closed"  # the client hung up mid-upload; nobody reads the answer
+    MISSING_VIDEO = "missing_video"  # no `video` field and no video body
+    INVALID_VIDEO = "invalid_video"  # not an MP4/MOV/WebM/MKV with a decodable video stream
+    VIDEO_TOO_LARGE = "video_too_large"  # duration, frame count or frame size over the limits
+    VIDEO_UNAVAILABLE = "video_unavailable"  # this build has no video support (the `video` extra)
     INTERNAL = "internal_error"
 
 
@@ -42,7 +46,11 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.QUEUE_FULL: 429,
     # nginx's "client closed request": the client's doing, so never a 5xx in the metrics.
     ErrorKind.CLIENT_CLOSED: 499,
+    ErrorKind.MISSING_VIDEO: 400,
+    ErrorKind.INVALID_VIDEO: 400,
+    ErrorKind.VIDEO_TOO_LARGE: 413,
     ErrorKind.INTERNAL: 500,
+    ErrorKind.VIDEO_UNAVAILABLE: 501,
     ErrorKind.NOT_READY: 503,
     ErrorKind.ENGINE_UNAVAILABLE: 503,
     ErrorKind.TIMEOUT: 503,

@@ -4,6 +4,9 @@ A pure ASGI middleware: a declared Content-Length over the limit is refused with
 of the body is read; a body without (or lying about) its length is counted as it arrives and the
 read fails with `ApiError(PAYLOAD_TOO_LARGE)` at the first chunk over the limit, which the app's
 exception handler renders as 413.
+
+`path_limits` gives some paths their own upload limit (videos are far larger than photos), so the
+photo endpoints keep their small one.
 """
 
 from __future__ import annotations
@@ -19,18 +22,22 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_image_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_image_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_body = max_image_bytes + MULTIPART_SLACK_BYTES
         self.max_image_bytes = max_image_bytes
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_upload = self.path_limits.get(scope.get("path", ""), self.max_image_bytes)
+        max_body = max_upload + MULTIPART_SLACK_BYTES
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body:
-            await self._refuse(send)
+        if declared is not None and declared > max_body:
+            await self._refuse(send, max_upload)
             return
         received = 0
 
@@ -39,18 +46,14 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise self._error()
+                if received > max_body:
+                    raise _error(max_upload)
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _error(self) -> ApiError:
-        mib = self.max_image_bytes / (1024 * 1024)
-        return ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"upload larger than the {mib:g} MiB limit")
-
-    async def _refuse(self, send: Send) -> None:
-        error = self._error()
+    async def _refuse(self, send: Send, max_upload: int) -> None:
+        error = _error(max_upload)
         body = json.dumps(error.body()).encode()
         await send(
             {
@@ -64,6 +67,11 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _error(max_upload: int) -> ApiError:
+    mib = max_upload / (1024 * 1024)
+    return ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"upload larger than the {mib:g} MiB limit")
 
 
 def _content_length(scope: Scope) -> int | None:

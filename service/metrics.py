@@ -84,3 +84,24 @@ class Metrics:
             ["engine"],
             registry=r,
         )
+        # Video: a clip's frames go through the same engine batchers (so the engine metrics above
+        # count them too); these say how many clips and frames, and how long each frame took.
+        self.video_requests = Counter(
+            "bgremove_video_requests",
+            "Finished video requests, by output, engine and status.",
+            ["output", "engine", "status"],
+            registry=r,
+        )
+        self.videos_in_flight = Gauge(
+            "bgremove_videos_in_flight", "Video requests being handled now (streaming included).", registry=r
+        )
+        self.video_frames = Counter(
+            "bgremove_video_frames", "Video frames matted and encoded.", ["engine"], registry=r
+        )
+        self.video_frame_latency = Histogram(
+            "bgremove_video_frame_latency_seconds",
+            "Per video frame: decoded to encoded (engine queue, inference, OFD delay, encode).",
+            ["engine"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )

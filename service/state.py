@@ -21,6 +21,7 @@ class ServiceState:
     metrics: Metrics
     cpu_pool: ThreadPoolExecutor
     admission: Admission
+    video_admission: Admission  # videos in progress (streaming included)
     engines: EngineSet | None = None
     batchers: dict[EngineName, DynamicBatcher] = field(default_factory=dict)
     pipeline: RemovalPipeline | None = None  # built once the engines are started

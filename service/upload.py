@@ -21,15 +21,22 @@ class Upload:
     params: dict[str, str]  # form fields overlaid by query parameters (query wins)
 
 
-def _media_type(value: str | None) -> str:
+def media_type(value: str | None) -> str:
+    """A Content-Type header without its parameters, lower case ("" when absent)."""
     return (value or "").split(";", 1)[0].strip().lower()
 
 
-def _check_image_type(media_type: str) -> None:
-    if not (media_type.startswith("image/") or media_type in _GENERIC_TYPES):
+def is_form(content_type: str) -> bool:
+    return content_type in _FORM_TYPES
+
+
+def check_media_type(content_type: str, kind: str = "image") -> None:
+    """`kind/*` or a generic type passes; anything else is `ApiError(UNSUPPORTED_MEDIA_TYPE)`."""
+    if not (content_type.startswith(f"{kind}/") or content_type in _GENERIC_TYPES):
+        article = "an" if kind[0] in "aeiou" else "a"
         raise ApiError(
             ErrorKind.UNSUPPORTED_MEDIA_TYPE,
-            f"expected an image (image/* or multipart/form-data), got content type {media_type!r}",
+            f"expected {article} {kind} ({kind}/* or multipart/form-data), got content type {content_type!r}",
         )
 
 
@@ -44,9 +51,9 @@ async def read_upload(request: Request, *, field: str = "image") -> Upload:
 
 
 async def _read_upload(request: Request, field: str) -> Upload:
-    content_type = _media_type(request.headers.get("content-type"))
+    content_type = media_type(request.headers.get("content-type"))
     params: dict[str, str] = {}
-    if content_type in _FORM_TYPES:
+    if is_form(content_type):
         async with request.form(max_files=4, max_fields=64) as form:
             part = form.get(field)
             params = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -54,10 +61,10 @@ async def _read_upload(request: Request, field: str) -> Upload:
                 raise ApiError(
                     ErrorKind.MISSING_IMAGE, f"multipart field {field!r} with an image file is required"
                 )
-            _check_image_type(_media_type(part.content_type))
+            check_media_type(media_type(part.content_type))
             data = await part.read()
     else:
-        _check_image_type(content_type)
+        check_media_type(content_type)
         data = await request.body()
         if not data and not content_type:
             raise ApiError(

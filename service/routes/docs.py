@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from service.errors import STATUS, ErrorKind
 
@@ -16,6 +18,10 @@ _ERROR_SCHEMA = {
         }
     },
 }
+
+
+BgColorQuery = Annotated[str | None, Query(description="hex colour for composite", examples=["#00ff00"])]
+EngineQuery = Annotated[str | None, Query(description="auto | modnet | grabcut", examples=["auto"])]
 
 
 def error_responses(*kinds: ErrorKind) -> dict[int | str, dict[str, Any]]:
@@ -53,9 +59,9 @@ IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def upload_body(field: str, extra_fields: dict[str, Any]) -> dict[str, Any]:
-    """The request body: a multipart form with the image file (and optional parameter fields), or
-    the raw image as the body."""
+def upload_body(field: str, extra_fields: dict[str, Any], raw_type: str = "image/*") -> dict[str, Any]:
+    """The request body: a multipart form with the file (and optional parameter fields), or the raw
+    file as the body (`raw_type`)."""
     return {
         "requestBody": {
             "required": True,
@@ -67,7 +73,7 @@ def upload_body(field: str, extra_fields: dict[str, Any]) -> dict[str, Any]:
                         "properties": {field: {"type": "string", "format": "binary"}, **extra_fields},
                     }
                 },
-                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                raw_type: {"schema": {"type": "string", "format": "binary"}},
             },
         }
     }

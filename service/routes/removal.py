@@ -11,7 +11,13 @@ from fastapi.responses import Response
 from service.errors import ErrorKind
 from service.imaging.options import EngineChoice, ImageFormat, OutputKind, Refinement
 from service.removal_handler import RemovalDialect, handle_removal
-from service.routes.docs import IMAGE_RESPONSE, error_responses, upload_body
+from service.routes.docs import (
+    IMAGE_RESPONSE,
+    BgColorQuery,
+    EngineQuery,
+    error_responses,
+    upload_body,
+)
 
 router = APIRouter(tags=["removal"])
 
@@ -63,10 +69,8 @@ async def remove_background_route(
     format: Annotated[
         str | None, Query(description="png | webp | jpeg (jpeg only without alpha)", examples=["png"])
     ] = None,
-    bg_color: Annotated[
-        str | None, Query(description="hex colour for composite", examples=["#00ff00"])
-    ] = None,
-    engine: Annotated[str | None, Query(description="auto | modnet | grabcut", examples=["auto"])] = None,
+    bg_color: BgColorQuery = None,
+    engine: EngineQuery = None,
     refine: Annotated[
         str | None, Query(description="none | trimap (slower, sharper at high resolution)", examples=["none"])
     ] = None,

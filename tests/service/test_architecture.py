@@ -50,7 +50,12 @@ def test_no_module_in_service_or_model_imports_torch_from_service() -> None:
 
 def test_routes_import_no_other_route() -> None:
     routes = {_module(p) for p in (REPO / "service" / "routes").glob("*.py") if "APIRouter(" in p.read_text()}
-    assert {"service.routes.removal", "service.routes.removebg", "service.routes.health"} <= routes
+    assert {
+        "service.routes.removal",
+        "service.routes.removebg",
+        "service.routes.health",
+        "service.routes.video",
+    } <= routes
     for route in routes:
         path = REPO / (route.replace(".", "/") + ".py")
         assert not (_imports(path) & (routes - {route})), f"{route} imports another route"
@@ -58,9 +63,11 @@ def test_routes_import_no_other_route() -> None:
 
 # One request's way, top to bottom: a module never imports one above it, so the way never returns
 # to a file it has left (routes -> handler -> pipeline -> router -> batcher -> engines -> imaging).
+# A video's way: routes -> service.video (session, clip) -> router -> batcher -> ...
 LAYERS = [
     "service.routes",
     "service.removal_handler",
+    "service.video",
     "service.pipeline",
     "service.engine_router",
     "service.batcher",

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.fake_engine import FakeEngine
 from bench.metric_reader import metric_value
-from service.batcher import BatcherClosedError, DynamicBatcher, QueueFullError
+from service.batcher import BatcherClosedError, DynamicBatcher, Priority, QueueFullError
 from service.contract import EngineError
 from service.metrics import Metrics
 
@@ -117,6 +117,40 @@ async def test_queue_full_is_refused_at_once() -> None:
     gate.set()
     await asyncio.wait_for(asyncio.gather(first, *waiting), 5)
     assert batcher.depth == 0
+    await batcher.stop(1)
+
+
+@pytest.mark.parametrize("photo_height", [8, 16])  # in the frames' shape bucket, and in another
+async def test_a_photo_behind_queued_video_frames_is_in_the_next_batch(photo_height: int) -> None:
+    gate = threading.Event()
+    seen: list[list[int]] = []  # each batch's items, by pixel value: 255 is the photo, 0 a frame
+    engine = FakeEngine(gate=gate, fail=lambda images: seen.append([int(i[0, 0, 0]) for i in images]))
+    batcher, _ = make(engine, max_batch_size=4, max_wait_s=0.0)
+    first = batcher.submit(img(), Priority.FILL)
+    while not engine.batches:  # noqa: ASYNC110  # the first frame is in the engine, held at the gate
+        await asyncio.sleep(0.01)
+    frames = [batcher.submit(img(), Priority.FILL) for _ in range(8)]
+    photo = batcher.submit(img(photo_height, value=255))
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(first, photo, *frames), 5)
+    # In arrival order the photo would wait for two batches of frames; it goes first, and frames
+    # of its shape fill the rest of its batch.
+    assert seen[1] == ([255, 0, 0, 0] if photo_height == 8 else [255]), seen
+    assert sorted(v for batch in seen for v in batch) == [0] * 9 + [255]
+    await batcher.stop(1)
+
+
+async def test_video_frames_neither_take_nor_are_refused_photo_queue_places() -> None:
+    gate = threading.Event()
+    engine = FakeEngine(gate=gate)
+    batcher, _ = make(engine, max_batch_size=1, max_wait_s=0.0, max_queue=2)
+    frames = [batcher.submit(img(), Priority.FILL) for _ in range(5)]  # bounded by their clip, not here
+    photos = [batcher.submit(img()), batcher.submit(img())]
+    assert batcher.depth == 7
+    with pytest.raises(QueueFullError):
+        batcher.submit(img())
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(*frames, *photos), 5)
     await batcher.stop(1)
 
 
