@@ -89,7 +89,8 @@ def main() -> int:
     for step in steps.values():  # warm-up: allocator, oneDNN primitive caches
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(args.rounds):
+    for round_index in range(args.rounds):
+        print(f"round {round_index + 1}/{args.rounds}", flush=True)
         for name, step in steps.items():
             started = time.perf_counter()
             for _ in range(args.steps):
