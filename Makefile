@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint typecheck bench soak train train-cpu clean
+.PHONY: install install-dev run test lint typecheck bench soak train train-cpu train-campaign export-campaign clean
 
 # torch is installed first and pinned so that pip takes the local CPU build (2.13.0) instead of
 # resolving an unpinned torch to the multi-GB CUDA wheels.
@@ -53,6 +53,17 @@ train-cpu: install-dev
 	$(PY) -m model.training train --preset cpu
 	$(PY) -m model.training train --preset cpu-long
 	$(PY) -m model.training all --preset cpu-more
+
+# The CPU campaign (issue 16): labels for its photos, then one resumable chunk of supervised training
+# (checkpoints in runs/; without runs/ it starts from the committed weights). Run it again to continue.
+CHUNK_MINUTES ?= 60
+train-campaign: install-dev
+	$(PY) -m model.training labels --preset cpu-campaign
+	$(PY) -m model.training train --preset cpu-campaign --set chunk_minutes=$(CHUNK_MINUTES)
+
+# Export the campaign's best checkpoint; refused unless it beats GrabCut and the shipped weights.
+export-campaign: install-dev
+	$(PY) -m model.training export --preset cpu-campaign
 
 soak: install-dev
 	$(PY) -m bench.soak

@@ -21,7 +21,14 @@ from model.training import checkpoint
 from model.training.calibrate import fit_alpha_levels
 from model.training.config import PRESETS, RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
-from model.training.evaluate import chosen_checkpoint, evaluate_all, markdown_table, size_sweep
+from model.training.evaluate import (
+    category_report,
+    chosen_checkpoint,
+    evaluate_all,
+    markdown_table,
+    size_sweep,
+)
+from model.training.failure_report import markdown as failure_markdown
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
 from model.training.torch_setup import new_network, pick_device
@@ -166,9 +173,6 @@ def export_weights(
     sweep = markdown_table([by_size[s] for s in sorted(by_size)])
     print(sweep)
     modnet, grabcut = rows[0], rows[-1]
-    if modnet.iou <= grabcut.iou and not force:
-        print(f"export refused: MODNet IoU {modnet.iou:.4f} does not beat GrabCut's {grabcut.iou:.4f}")
-        return 1
     target = out or SHIPPED_WEIGHTS
     if target.is_file() and not force:
         # The shipped weights never get worse: the candidate must beat the file it would replace,
@@ -180,7 +184,12 @@ def export_weights(
                 f"the shipped {target.name} ({shipped.iou:.4f} / {shipped.mae:.4f})"
             )
             return 1
+    if modnet.iou <= grabcut.iou and not force:
+        print(f"export refused: MODNet IoU {modnet.iou:.4f} does not beat GrabCut's {grabcut.iou:.4f}")
+        return 1
 
+    category_table = failure_markdown(category_report(run_cfg, loc, size, candidate))
+    print(category_table)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate, target)
     write_checksums(target.parent)
@@ -206,6 +215,7 @@ def export_weights(
         alpha_levels=(lo, hi),
         size_sweep=f"\nThe same file at other inference sizes:\n\n{sweep}\n",
         full_run_owed=not device.startswith("cuda") or preset != "gpu",
+        category_table=category_table,
     )
     (target.parent / "MODEL_CARD.md").write_text(render(facts))
     print(f"exported {target} ({size_bytes / 1e6:.1f} MB, version {version}) and its model card")

@@ -24,6 +24,7 @@ class CardFacts:
     alpha_levels: tuple[float, float]
     full_run_owed: bool
     size_sweep: str  # markdown table of IoU/MAE/time per inference size, or ""
+    category_table: str = ""  # model.training.failure_report's per-category table, or ""
 
 
 GPU_COMMAND = "python -m model.training all --preset gpu"
@@ -50,8 +51,39 @@ SOURCES = [
         "backbone initialisation",
         "Apache-2.0",
     ),
+    (
+        "../shared/data/people/celebamask-parsing (1,100 portraits, face-parsing masks; 100 unlabelled)",
+        "labels (parsing mask > 0, teacher in the boundary band), portrait validation",
+        "CelebAMask-HQ subset: CelebA terms, non-commercial research; training and evaluation only, "
+        "never redistributed",
+    ),
+    (
+        "../shared/data/people/figaro1k-hair (1,050 hair photos, hair-only masks)",
+        "teacher labels, hair validation (hair kept)",
+        "Figaro1k: research use, no formal licence; training and evaluation only, never redistributed",
+    ),
     ("MODNet architecture", "network design", "Apache-2.0 (reference implementation)"),
 ]
+
+CATEGORY_SECTION = """
+## Per category, with the failures users see
+
+Every held-out photo: {scene} scene photos (remove.bg masks), close portraits (face-parsing masks) and
+hair photos (hair masks), full size. Beside IoU and MAE: *lost foreground*, the share of the person mask
+the matte drops (arms, hands); *stray blobs*, the share of the image covered by alpha >= 0.5 regions that
+do not touch the person (clutter); *hair kept*, the share of hair-mask pixels with alpha >= 0.5
+(`python -m model.training report --weights <file>`, `model/training/failure_report.py`).
+
+{table}
+"""
+
+SPEED_SECTION = """
+## CPU training speed
+
+Measured on the 2-core AMD EPYC (AVX512-BF16) with `python -m bench.train_speed` (table in
+docs/benchmarks.md): freezing backbone stages 0-6 makes a step 1.68x faster; bf16 autocast (0.66x) and
+channels_last (0.81x) make it slower, so the campaign trains in fp32 with those stages frozen.
+"""
 
 
 def _sources_table() -> str:
@@ -62,12 +94,15 @@ def _sources_table() -> str:
 
 def render(f: CardFacts) -> str:
     owed = (
-        "**The full GPU run is still owed.** These weights come from a short CPU run (see below); "
-        f"`{GPU_COMMAND}` on a GPU (about 20 minutes on an H100) replaces them. To ship, weights "
-        "must beat GrabCut (the export refuses otherwise); the teacher's row is the bar the full "
-        "run is for, and these weights do not reach it."
+        "**These weights come from CPU training on 2 cores and do not reach the teacher yet.** The CPU "
+        "campaign continues them (`make train-campaign`, resumable across sessions; `make export-campaign` "
+        "ships a checkpoint only when it beats both GrabCut and the weights it replaces). "
+        f"`{GPU_COMMAND}` on a GPU is the faster route when one is available."
         if f.full_run_owed
         else "These weights come from the full GPU run."
+    )
+    categories = (
+        CATEGORY_SECTION.format(scene=f.val_photos, table=f.category_table) if f.category_table else ""
     )
     config = "\n".join(f"    {line}" for line in f.config_lines)
     commands = "\n".join(f"      {line}" for line in f.train_commands)
@@ -102,14 +137,16 @@ on. IoU of alpha ≥ 0.5 and mean absolute alpha error, both against the remove.
 labels not made by the teacher), photos at full size; means over photos.
 
 {f.table}
-{f.size_sweep}
+{f.size_sweep}{categories}{SPEED_SECTION}
 ## Data, teacher and licences
 
 {_sources_table()}
 
-Labels: the teacher's soft alpha within a band of 3 % of the short side around the remove.bg mask
-boundary, the mask beyond twice that, linear in between; photos without a mask use the teacher's
-alpha alone. Two photos whose masks keep large non-person objects are left out of training.
+Labels: the teacher's soft alpha within a band of 3 % of the short side around the person mask's
+boundary (remove.bg masks; face-parsing classes > 0), the mask beyond twice that, linear in between;
+photos without a person mask (hair photos, unlabelled photos) use the teacher's alpha alone. Photos whose
+masks keep large non-person objects are left out of training. Weights trained on these sets inherit their
+research-only terms for the data; check them against your use.
 
 ## Training
 

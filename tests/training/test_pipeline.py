@@ -74,8 +74,11 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     assert (info.name, info.version) == ("modnet-people", "test-1")
     state, _ = read_state_dict(out)
     assert all(t.dtype == torch.float16 for t in state.values() if t.is_floating_point())
+    # The shipped file never gets worse: the same checkpoint again does not beat it, so it is refused.
+    assert export_weights(TINY, loc, 64, "test-2", force=False, out=out) == 1
+    assert load_modnet(out)[1].version == "test-1"
     card = (out.parent / "MODEL_CARD.md").read_text()
-    assert "| method |" in card and "GPL-3.0" in card and "full GPU run is still owed" in card
+    assert "| method |" in card and "GPL-3.0" in card and "do not reach the teacher yet" in card
     assert "inference size 64" in card and "inference size 96" in card  # the size sweep
     info = load_modnet(out)[1]
     assert info.inference_size == 64  # the size it was scored at ships with it
