@@ -8,10 +8,9 @@ exception handler renders as 413.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import ErrorResponder
 from service.errors import ApiError, ErrorKind
 
 # Multipart framing (boundaries, part headers, small form fields) on top of the image itself.
@@ -19,8 +18,9 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_image_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_image_bytes: int, on_error: ErrorResponder) -> None:
         self.app = app
+        self.on_error = on_error
         self.max_body = max_image_bytes + MULTIPART_SLACK_BYTES
         self.max_image_bytes = max_image_bytes
 
@@ -30,7 +30,9 @@ class BodySizeLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            await self._refuse(send)
+            response = self.on_error(self._error(), scope)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -48,22 +50,6 @@ class BodySizeLimitMiddleware:
     def _error(self) -> ApiError:
         mib = self.max_image_bytes / (1024 * 1024)
         return ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"upload larger than the {mib:g} MiB limit")
-
-    async def _refuse(self, send: Send) -> None:
-        error = self._error()
-        body = json.dumps(error.body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:
