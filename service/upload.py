@@ -92,6 +92,12 @@ async def _read_upload(request: Request, field: str, b64_field: str | None) -> U
         if sniff_media_type(body[:64]) is not None:
             return Upload(body, query)
         if content_type == _URLENCODED:
+            if not _looks_like_text(body):
+                raise ApiError(
+                    ErrorKind.MISSING_IMAGE,
+                    f"the body is labelled a form but is neither a form nor an image of a known format: "
+                    f"{_how_to_send(field)}",
+                )
             return _from_base64({**_form_params(body), **query}, field, b64_field)
         if not body and not content_type:
             return Upload(b"", query, missing=_how_to_send(field))
@@ -113,6 +119,11 @@ def _from_base64(
     except (binascii.Error, ValueError):
         raise ApiError(ErrorKind.INVALID_IMAGE, f"{b64_field} is not valid base64") from None
     return Upload(data, params, files)
+
+
+def _looks_like_text(body: bytes) -> bool:
+    """A urlencoded form is printable ASCII (line breaks allowed); binary means a mislabelled file."""
+    return body.isascii() and not any(byte < 0x20 and byte not in b"\t\r\n" for byte in body[:4096])
 
 
 def _form_params(body: bytes) -> dict[str, str]:
