@@ -8,9 +8,12 @@ not black). With no framing and no budget to meet, the arrays go to the encoder 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+import numpy.typing as npt
 
 from service.contract import Alpha, RGBImage
 from service.imaging.blend import quantize_alpha
@@ -18,7 +21,9 @@ from service.imaging.crop import frame_subject, subject_box
 from service.imaging.encode import Rendered, render
 from service.imaging.framing_options import ALPHA_THRESHOLD, Box
 from service.imaging.options import OutputOptions
-from service.imaging.size_budget import downscale, fitted_size
+from service.imaging.size_budget import fitted_size
+
+U8 = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,22 @@ def finish(colour: RGBImage, alpha: Alpha, options: OutputOptions) -> Finished:
     # Back to the contract's float alpha: exact (u8 / 255 quantises back to the same u8).
     rendered = render(rgb, alpha8.astype(np.float32) * np.float32(1.0 / 255.0), options)
     return Finished(rendered, rgb.shape[1], rgb.shape[0], subject)
+
+
+def downscale(rgb: U8, alpha: U8, subject: Box | None, budget: int | None) -> tuple[U8, U8, Box | None]:
+    """Colour, alpha and the subject box shrunk to fit `budget` (area averaging: no aliasing)."""
+    height, width = alpha.shape
+    w, h = fitted_size(width, height, budget)
+    if (w, h) == (width, height):
+        return rgb, alpha, subject
+    small_rgb = np.asarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
+    small_alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
+    if subject is not None:
+        fx, fy = w / width, h / height
+        subject = Box(
+            math.floor(subject.left * fx),
+            math.floor(subject.top * fy),
+            min(w, math.ceil(subject.right * fx)),
+            min(h, math.ceil(subject.bottom * fy)),
+        )
+    return small_rgb, small_alpha, subject

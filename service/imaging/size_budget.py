@@ -1,4 +1,6 @@
-"""remove.bg's `size`: a pixel budget for the RESULT (after cropping), and the downscale that meets it.
+"""remove.bg's `size`: a pixel budget for the RESULT (after cropping), and the size that meets it
+(the resampling is in `service.imaging.finish`; this module stays free of OpenCV, being part of the
+options that the encoder imports).
 
 remove.bg's reference: "preview" (aliases "small", "regular") resizes to 0.25 megapixels (625 x 400),
 "medium" to 1.5 MP, "hd" to 4 MP; "full" (alias "4k"), "50MP" and "auto" keep the original
@@ -11,14 +13,7 @@ from __future__ import annotations
 
 import math
 
-import cv2
-import numpy as np
-import numpy.typing as npt
-
 from service.errors import ApiError, ErrorKind, shown
-from service.imaging.framing_options import Box
-
-U8 = npt.NDArray[np.uint8]
 
 SIZE_PRESETS: dict[str, int | None] = {
     "preview": 250_000,
@@ -60,22 +55,3 @@ def fitted_size(width: int, height: int, budget: int | None) -> tuple[int, int]:
     while w * h > budget:  # floating point may land one pixel over
         w, h = (w - 1, h) if w >= h else (w, h - 1)
     return w, h
-
-
-def downscale(rgb: U8, alpha: U8, subject: Box | None, budget: int | None) -> tuple[U8, U8, Box | None]:
-    """Colour, alpha and the subject box shrunk to fit `budget` (area averaging: no aliasing)."""
-    height, width = alpha.shape
-    w, h = fitted_size(width, height, budget)
-    if (w, h) == (width, height):
-        return rgb, alpha, subject
-    small_rgb = np.asarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
-    small_alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
-    if subject is not None:
-        fx, fy = w / width, h / height
-        subject = Box(
-            math.floor(subject.left * fx),
-            math.floor(subject.top * fy),
-            min(w, math.ceil(subject.right * fx)),
-            min(h, math.ceil(subject.bottom * fy)),
-        )
-    return small_rgb, small_alpha, subject
