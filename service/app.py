@@ -92,7 +92,11 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"],
+            expose_headers=[
+                *("X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"),
+                *("X-Image-Width", "X-Image-Height", "X-Width", "X-Height", "X-Type"),
+                *(f"X-Foreground-{side}" for side in ("Top", "Left", "Width", "Height")),
+            ],
         )
     _install_error_handlers(app, metrics, settings)
     app.include_router(removal.router)
