@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Scope
 
 from service import api_docs, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
@@ -28,7 +29,7 @@ from service.config import Settings
 from service.contract import EngineName
 from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
-from service.error_response import error_response
+from service.error_response import ErrorShape, error_response
 from service.errors import ApiError, ErrorKind
 from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
@@ -86,11 +87,16 @@ def create_app(
         docs_url=None,  # served by api_docs, from local assets instead of a CDN
         redoc_url=None,
     )
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
+
+    def on_error(error: ApiError, scope: Scope) -> JSONResponse:
+        return _error_response(error, metrics, settings, scope.get("path", ""))
+
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS, on_error=on_error)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_image_bytes=settings.max_upload_bytes,
         path_limits={video.PATH: settings.video_max_upload_bytes},
+        on_error=on_error,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -98,7 +104,11 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"],
+            expose_headers=[
+                *("X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"),
+                *("X-Image-Width", "X-Image-Height", "X-Width", "X-Height", "X-Type"),
+                *(f"X-Foreground-{side}" for side in ("Top", "Left", "Width", "Height")),
+            ],
         )
     _install_error_handlers(app, metrics, settings)
     app.include_router(removal.router)
@@ -179,34 +189,43 @@ async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:
     state.cpu_pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _error_response(error: ApiError, metrics: Metrics, settings: Settings) -> JSONResponse:
-    return error_response(error, metrics=metrics, retry_after_s=settings.retry_after_s)
+# Paths whose errors take remove.bg's shape, wherever they are raised (middleware, routing, handler).
+_REMOVEBG_PATHS = frozenset({removebg.PATH})
+
+
+def _error_response(error: ApiError, metrics: Metrics, settings: Settings, path: str) -> JSONResponse:
+    shape = ErrorShape.REMOVEBG if path in _REMOVEBG_PATHS else ErrorShape.API
+    return error_response(error, metrics=metrics, retry_after_s=settings.retry_after_s, shape=shape)
 
 
 def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc, metrics, settings)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc, metrics, settings, request.url.path)
 
     @app.exception_handler(ClientDisconnect)
-    async def client_disconnect(_: Request, __: ClientDisconnect) -> JSONResponse:
+    async def client_disconnect(request: Request, __: ClientDisconnect) -> JSONResponse:
         # Wherever else a read meets a hang-up: the client's doing, not an internal_error.
         error = ApiError(ErrorKind.CLIENT_CLOSED, "the client closed the connection")
-        return _error_response(error, metrics, settings)
+        return _error_response(error, metrics, settings, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _error_response(ApiError(ErrorKind.INVALID_PARAMETER, details), metrics, settings)
+        return _error_response(
+            ApiError(ErrorKind.INVALID_PARAMETER, details), metrics, settings, request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = _HTTP_KINDS.get(exc.status_code, ErrorKind.INTERNAL)
-        response = _error_response(ApiError(kind, str(exc.detail)), metrics, settings)
+        response = _error_response(ApiError(kind, str(exc.detail)), metrics, settings, request.url.path)
         response.status_code = exc.status_code
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _error_response(ApiError(ErrorKind.INTERNAL, "internal error"), metrics, settings)
+        return _error_response(
+            ApiError(ErrorKind.INTERNAL, "internal error"), metrics, settings, request.url.path
+        )

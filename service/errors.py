@@ -60,6 +60,16 @@ STATUS: dict[ErrorKind, int] = {
 RETRYABLE: frozenset[ErrorKind] = frozenset({ErrorKind.QUEUE_FULL, ErrorKind.NOT_READY, ErrorKind.TIMEOUT})
 
 
+MAX_ECHO_CHARS = 40
+
+
+def shown(value: str) -> str:
+    """A client's value quoted for an error message, cut to MAX_ECHO_CHARS: an error must not
+    mirror a 100 KB parameter (or whatever it hides) back at its sender."""
+    cut = value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "..."
+    return repr(cut)
+
+
 class ApiError(Exception):
     """Raised anywhere below the routes; rendered by the app's one exception handler."""
 

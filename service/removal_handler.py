@@ -24,16 +24,19 @@ from service.imaging.options import parse_options
 from service.pipeline import RemovalResult
 from service.upload import read_upload
 
-ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
+ParamTranslator = Callable[[dict[str, str], tuple[str, ...]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
+Responder = Callable[[Request, RemovalResult, dict[str, str]], Response]
 
 
 @dataclass(frozen=True)
 class RemovalDialect:
     field: str = "image"
-    translate: ParamTranslator | None = None  # maps the dialect's parameters onto ours
+    b64_field: str | None = None  # a parameter that may carry the image base64-encoded (+ JSON bodies)
+    translate: ParamTranslator | None = None  # (params, other file fields) -> our parameters
     error_shape: ErrorShape = ErrorShape.API
     extra_headers: ExtraHeaders | None = None
+    respond: Responder | None = None  # builds the 200 response instead of the image body
 
 
 async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
@@ -44,9 +47,11 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     try:
         pipeline = ready_pipeline(state)
         with state.admission.slot():
-            upload = await read_upload(request, field=dialect.field)
-            params = dialect.translate(upload.params) if dialect.translate else upload.params
+            upload = await read_upload(request, field=dialect.field, b64_field=dialect.b64_field)
+            params = dialect.translate(upload.params, upload.files) if dialect.translate else upload.params
             choice, options = parse_options(params)
+            if upload.missing is not None:
+                raise ApiError(ErrorKind.MISSING_IMAGE, upload.missing)
             output = options.output.value
             result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
             if result is None:
@@ -54,10 +59,11 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
                 status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
                 return Response(status_code=status)
             engine_used, status = result.engine.value, 200
+            headers = result_headers(result, started, dialect)
+            if dialect.respond is not None:
+                return dialect.respond(request, result, headers)
             return Response(
-                content=result.rendered.content,
-                media_type=result.rendered.media_type,
-                headers=result_headers(result, started, dialect),
+                content=result.rendered.content, media_type=result.rendered.media_type, headers=headers
             )
     except ApiError as exc:
         status = exc.status
