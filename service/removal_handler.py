@@ -3,7 +3,9 @@ alias, which differ only in their `RemovalDialect`: upload field name, parameter
 shape and extra headers.
 
 Order matters: readiness and admission are checked before the upload is read (overload answers stay
-cheap), every parameter is validated before any work is queued, and the pipeline is cancelled when
+cheap); the body is read under an upload place and a clock (slow uploads hold no in-flight place);
+every parameter is validated before any work is queued; the in-flight place and the memory
+reservation (from the image header) are taken once the body is read; the pipeline is cancelled when
 the client leaves.
 """
 
@@ -16,13 +18,16 @@ from dataclasses import dataclass
 from fastapi.responses import Response
 from starlette.requests import Request
 
+from service.admission import UploadPlace
 from service.dependencies import ready_pipeline, service_state
 from service.disconnect import until_disconnect
 from service.error_response import ErrorShape, error_response
 from service.errors import STATUS, ApiError, ErrorKind
-from service.imaging.options import parse_options
+from service.imaging.bounds import request_memory_bytes
+from service.imaging.options import OutputOptions, parse_options
 from service.pipeline import RemovalResult
-from service.upload import read_upload
+from service.state import ServiceState
+from service.upload import UploadClock, declared_size, read_upload
 
 ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
@@ -43,22 +48,25 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     output, engine_used, status = "unknown", "none", 500
     try:
         pipeline = ready_pipeline(state)
-        with state.admission.slot():
-            upload = await read_upload(request, field=dialect.field)
-            params = dialect.translate(upload.params) if dialect.translate else upload.params
-            choice, options = parse_options(params)
-            output = options.output.value
+        admission = state.admission
+        admission.check()  # no place or too long a wait: refused before the upload is read
+        with admission.reading() as place:
+            upload = await read_upload(request, field=dialect.field, clock=upload_clock(state, place))
+        params = dialect.translate(upload.params) if dialect.translate else upload.params
+        choice, options = parse_options(params)
+        output = options.output.value
+        with admission.slot(), admission.memory(working_memory(upload.data, options)):
             result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
-            if result is None:
-                metrics.dropped.labels("any", "client_disconnected").inc()
-                status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
-                return Response(status_code=status)
-            engine_used, status = result.engine.value, 200
-            return Response(
-                content=result.rendered.content,
-                media_type=result.rendered.media_type,
-                headers=result_headers(result, started, dialect),
-            )
+        if result is None:
+            metrics.dropped.labels("any", "client_disconnected").inc()
+            status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
+            return Response(status_code=status)
+        engine_used, status = result.engine.value, 200
+        return Response(
+            content=result.rendered.content,
+            media_type=result.rendered.media_type,
+            headers=result_headers(result, started, dialect),
+        )
     except ApiError as exc:
         status = exc.status
         return error_response(
@@ -67,6 +75,23 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     finally:
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)
+
+
+def upload_clock(state: ServiceState, place: UploadPlace) -> UploadClock:
+    settings = state.settings
+    return UploadClock(
+        total_s=settings.upload_timeout_s,
+        idle_s=settings.upload_idle_timeout_s,
+        slow_after_s=settings.slow_upload_after_s,
+        allow_slow=place.allow_slow,
+    )
+
+
+def working_memory(data: bytes, options: OutputOptions) -> int:
+    """The request's memory reservation, from the image header (no pixel decoded). A header that
+    does not say is refused by decoding anyway; it reserves the fixed part only."""
+    size = declared_size(data)
+    return request_memory_bytes(*size, options) if size else request_memory_bytes(0, 0, options)
 
 
 def result_headers(result: RemovalResult, started: float, dialect: RemovalDialect) -> dict[str, str]:
