@@ -26,8 +26,6 @@ def error_response(
     metrics.errors.labels(error.kind.value).inc()
     if error.kind is ErrorKind.CLIENT_CLOSED:  # one line, no traceback: routine on the internet
         log.info("%s", error.message)
-    headers = {"Retry-After": str(retry_after_s)} if error.kind in RETRYABLE else {}
-    if error.kind is ErrorKind.UPLOAD_TIMEOUT:  # the rest of the body may still come: drop it
-        headers["Connection"] = "close"
+    headers = {"Retry-After": str(retry_after_s)} if error.kind in RETRYABLE else None
     body = error.removebg_body() if shape is ErrorShape.REMOVEBG else error.body()
     return JSONResponse(body, status_code=error.status, headers=headers)

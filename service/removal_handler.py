@@ -46,12 +46,14 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     metrics = state.metrics
     started = time.perf_counter()
     output, engine_used, status = "unknown", "none", 500
+    body_read = False
     try:
         pipeline = ready_pipeline(state)
         admission = state.admission
         admission.check()  # no place or too long a wait: refused before the upload is read
         with admission.reading() as place:
             upload = await read_upload(request, field=dialect.field, clock=upload_clock(state, place))
+        body_read = True
         params = dialect.translate(upload.params) if dialect.translate else upload.params
         choice, options = parse_options(params)
         output = options.output.value
@@ -69,9 +71,12 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
         )
     except ApiError as exc:
         status = exc.status
-        return error_response(
+        response = error_response(
             exc, metrics=metrics, retry_after_s=state.settings.retry_after_s, shape=dialect.error_shape
         )
+        if not body_read:  # the rest of the body may still be on its way (or trickling): not read
+            response.headers["Connection"] = "close"
+        return response
     finally:
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)
