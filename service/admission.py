@@ -139,14 +139,14 @@ class Admission:
             self._set_in_flight(self._in_flight - 1)
 
     @contextlib.contextmanager
-    def memory(self, needed: int) -> Iterator[None]:
+    def memory(self, needed: int, what: str = "this image") -> Iterator[None]:
         """Reserve `needed` bytes of the budget: 413 when one request alone needs more than all of
         it (no retry can help), 429 when what is reserved now leaves too little."""
         budget = self.limits.memory_budget_bytes
         if needed > budget:
             raise ApiError(
                 ErrorKind.IMAGE_TOO_LARGE,
-                f"this image needs about {needed / _MIB:,.0f} MiB of working memory; the server's "
+                f"{what} needs about {needed / _MIB:,.0f} MiB of working memory; the server's "
                 f"budget is {budget / _MIB:,.0f} MiB (send a smaller image or output=mask)",
             )
         if self._reserved + needed > budget:

@@ -57,7 +57,7 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
         params = dialect.translate(upload.params) if dialect.translate else upload.params
         choice, options = parse_options(params)
         output = options.output.value
-        with admission.slot(), admission.memory(working_memory(upload.data, options)):
+        with admission.slot(), admission.memory(*working_memory(upload.data, options)):
             result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
         if result is None:
             metrics.dropped.labels("any", "client_disconnected").inc()
@@ -92,11 +92,14 @@ def upload_clock(state: ServiceState, place: UploadPlace) -> UploadClock:
     )
 
 
-def working_memory(data: bytes, options: OutputOptions) -> int:
-    """The request's memory reservation, from the image header (no pixel decoded). A header that
-    does not say is refused by decoding anyway; it reserves the fixed part only."""
+def working_memory(data: bytes, options: OutputOptions) -> tuple[int, str]:
+    """The request's memory reservation, from the image header (no pixel decoded), and what it is
+    for. A header that does not say is refused by decoding anyway; it reserves the fixed part only."""
     size = declared_size(data)
-    return request_memory_bytes(*size, options) if size else request_memory_bytes(0, 0, options)
+    if size is None:
+        return request_memory_bytes(0, 0, options), "this image"
+    what = f"a {size[0]}x{size[1]} image with output={options.output.value}"
+    return request_memory_bytes(*size, options), what
 
 
 def result_headers(result: RemovalResult, started: float, dialect: RemovalDialect) -> dict[str, str]:
