@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from service import api_docs, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
-from service.admission import Admission
+from service.admission import Admission, AdmissionLimits, memory_budget_bytes
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
@@ -35,7 +35,9 @@ from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
+from service.place_limit import PlaceLimit
 from service.routes import health, removal, removebg, video
+from service.service_times import TimedEngine
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers = settings.cpu_workers or os.cpu_count() or 2
         pool = ThreadPoolExecutor(workers, thread_name_prefix="cpu")
-        videos = Admission(
+        videos = PlaceLimit(
             settings.video_max_concurrent,
             metrics,
             noun="videos",
             reason="videos_busy",
             gauge=metrics.videos_in_flight,
         )
-        state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics), videos)
+        state = ServiceState(settings, metrics, pool, Admission(admission_limits(settings), metrics), videos)
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
         try:
@@ -136,7 +138,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             return
         if engines.modnet is not None:
             state.batchers[EngineName.MODNET] = DynamicBatcher(
-                engines.modnet,
+                TimedEngine(engines.modnet),
                 max_batch_size=settings.max_batch_size,
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue=settings.max_queue,
@@ -145,7 +147,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
         state.batchers[EngineName.GRABCUT] = DynamicBatcher(
-            engines.grabcut,
+            TimedEngine(engines.grabcut, settings.grabcut_workers),
             max_batch_size=1,
             max_wait_s=0.0,
             max_queue=settings.max_queue,
@@ -157,6 +159,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 await asyncio.to_thread(batcher.engine.warmup)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
+        _wire_queue_stats(state)
         router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
         state.pipeline = RemovalPipeline(
             router,
@@ -170,6 +173,27 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
     except Exception as exc:
         state.load_error = f"start-up failed: {exc!r}"
         log.exception("engine start-up failed")
+
+
+def admission_limits(settings: Settings) -> AdmissionLimits:
+    return AdmissionLimits(
+        max_in_flight=settings.max_in_flight,
+        max_uploads=settings.max_uploads,
+        max_slow_uploads=settings.max_slow_uploads,
+        memory_budget_bytes=memory_budget_bytes(settings.memory_budget_mb),
+        deadline_s=settings.request_timeout_s,
+    )
+
+
+def _wire_queue_stats(state: ServiceState) -> None:
+    """Admission estimates the wait from the engine that `engine=auto` serves: MODNet when loaded."""
+    for batcher in state.batchers.values():
+        if isinstance(batcher.engine, TimedEngine):
+            # A photo queues behind photos only: video frames (Priority.FILL) fill the room batches leave.
+            batcher.engine.queued = lambda b=batcher: b.first_depth  # type: ignore[misc]
+    primary = state.batchers.get(EngineName.MODNET) or state.batchers[EngineName.GRABCUT]
+    if isinstance(primary.engine, TimedEngine):
+        state.admission.queue = primary.engine
 
 
 async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:

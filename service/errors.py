@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     NOT_READY = "not_ready"  # starting up or draining
     ENGINE_UNAVAILABLE = "engine_unavailable"  # engine=modnet asked for, no MODNet loaded
     TIMEOUT = "timeout"  # request deadline passed before a result
+    UPLOAD_TIMEOUT = "upload_timeout"  # the body did not arrive in time (slow or stalled upload)
     CLIENT_CLOSED = "client_closed"  # the client hung up mid-upload; nobody reads the answer
     MISSING_VIDEO = "missing_video"  # no `video` field and no video body
     INVALID_VIDEO = "invalid_video"  # not an MP4/MOV/WebM/MKV with a decodable video stream
@@ -40,6 +41,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHORIZED: 401,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.METHOD_NOT_ALLOWED: 405,
+    ErrorKind.UPLOAD_TIMEOUT: 408,
     ErrorKind.PAYLOAD_TOO_LARGE: 413,
     ErrorKind.IMAGE_TOO_LARGE: 413,
     ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,

@@ -1,22 +1,37 @@
 """Getting the image bytes and the parameters out of a request: multipart (field `image`), a raw
 body (an image content type, or none/a generic one and image bytes), a urlencoded form or a JSON
 object (for the dialects that name a base64 field). Parameters come from the query string or form
-fields; the query wins."""
+fields; the query wins.
+
+The read is timed (`UploadClock`): the whole body within `total_s`, no pause between chunks longer
+than `idle_s`, and a read still going after `slow_after_s` needs a slow-upload place (admission's
+`UploadPlace.allow_slow`). Each ends the request with 408 `upload_timeout`: an over-stated
+Content-Length or a never-ending chunked body cannot hold the request (or its upload place) for
+longer than the clock allows.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import binascii
+import contextlib
+import io
 import json
+import time
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message, Receive
 
 from service.errors import ApiError, ErrorKind
-from service.imaging.sniff import sniff_media_type
+from service.imaging.heif_header import heif_declared_size
+from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size
 
 _MULTIPART = "multipart/form-data"
 _URLENCODED = "application/x-www-form-urlencoded"
@@ -63,9 +78,72 @@ def check_media_type(content_type: str, kind: str = "image") -> None:
         )
 
 
-async def read_upload(request: Request, *, field: str = "image", b64_field: str | None = None) -> Upload:
+@dataclass(frozen=True)
+class UploadClock:
+    total_s: float = 30.0
+    idle_s: float = 10.0
+    slow_after_s: float = 2.0
+    allow_slow: Callable[[], bool] = lambda: True  # False: no slow-upload place is free
+
+
+def _timed(receive: Receive, clock: UploadClock) -> Receive:
+    started = time.monotonic()
+    slow = False
+
+    async def timed_receive() -> Message:  # one call: one wait for the next chunk
+        nonlocal slow
+        called = time.monotonic()
+        while True:
+            now = time.monotonic()
+            elapsed = now - started
+            if not slow and elapsed >= clock.slow_after_s:
+                if not clock.allow_slow():
+                    raise _timeout(f"the upload is slow (over {clock.slow_after_s:g} s) and the server "
+                                   "has no room for more slow uploads now")  # fmt: skip
+                slow = True
+            if elapsed >= clock.total_s:
+                raise _timeout(f"the upload took longer than {clock.total_s:g} s")
+            idle_left = clock.idle_s - (now - called)
+            if idle_left <= 0:
+                raise _timeout(f"no upload data for {clock.idle_s:g} s")
+            wait = min(idle_left, clock.total_s - elapsed)
+            if not slow:
+                wait = min(wait, clock.slow_after_s - elapsed)
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(receive(), wait)
+
+    return timed_receive
+
+
+def _timeout(message: str) -> ApiError:
+    return ApiError(ErrorKind.UPLOAD_TIMEOUT, f"{message}; the request was not read to its end")
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the image header (no pixel decoded), or None when the header does not
+    say: decoding then refuses the image anyway. Used to reserve the request's working memory."""
+    sniffed = sniff_media_type(data[:SNIFF_BYTES])
+    plugin = ALLOWED_MEDIA_TYPES.get(sniffed or "")
+    if plugin is None:
+        return None
+    if plugin == "WEBP":
+        return webp_canvas_size(data[:30])
+    if plugin in ("HEIF", "AVIF"):
+        return heif_declared_size(data)
+    try:  # Image.open parses the header only
+        with Image.open(io.BytesIO(data), formats=[plugin]) as im:
+            return im.size
+    except Exception:
+        return None
+
+
+async def read_upload(
+    request: Request, *, field: str = "image", b64_field: str | None = None, clock: UploadClock | None = None
+) -> Upload:
     """`b64_field`: the parameter that may carry the image base64-encoded (remove.bg's
-    `image_file_b64`), which also admits JSON bodies."""
+    `image_file_b64`), which also admits JSON bodies. `clock`: the read's time limits."""
+    if clock is not None:
+        request = Request(request.scope, _timed(request.receive, clock))
     try:
         upload = await _read_upload(request, field, b64_field)
     except ClientDisconnect:
