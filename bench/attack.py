@@ -10,6 +10,10 @@ Phases, each with its own request count and time limit, against one server:
    bombs are answered;
 3. aborted uploads: `--aborts` uploads (raw and multipart alternately) that declare 200 KB and hang
    up after 1 KB; the server's own counters must show them as 499 `client_closed` and no 5xx.
+4. slow uploads: `--slow-uploads` connections trickling a body while the normal load runs (target:
+   >= 90 % of the normal requests succeed); 5. overload: `--overload-factor` x the one-at-a-time
+   capacity, open loop, for `--overload-s` (target: goodput >= 80 % of capacity, refusals fast,
+   nothing admitted finishes past its deadline). Both in `bench.attack_overload`; 0 skips a phase.
 
 There is deliberately no switch to lift the decode limits: once Pillow starts on a bomb it cannot
 be interrupted (each scan of the 40 MP bomb is ~0.1 s of libjpeg time on a 2-core box), and past
@@ -31,6 +35,7 @@ from typing import Any
 import httpx
 
 from bench import hardware, report
+from bench.attack_overload import overload, slow_uploads
 from bench.bombs import gif_screen_bomb, scan_bomb_jpeg
 from bench.images import request_jpegs, source_of_images
 from bench.load import LoadPlan, LoadResult, Outcome, run_load, send_one
@@ -49,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bombs", type=int, default=2, help="scan-bomb JPEGs (and as many GIF bombs)")
     p.add_argument("--bomb-scans", type=int, default=4000)
     p.add_argument("--aborts", type=int, default=20, help="uploads aborted mid-body")
+    p.add_argument("--slow-uploads", type=int, default=130, help="trickling connections; 0: skip")
+    p.add_argument("--overload-factor", type=float, default=3.0, help="offered load / capacity")
+    p.add_argument("--overload-s", type=float, default=60.0, help="overload phase length; 0: skip")
     p.add_argument("--time-limit", type=float, default=90.0, help="seconds per phase, at most")
     p.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = p.parse_args(argv)
@@ -150,6 +158,18 @@ def attack(args: argparse.Namespace, workdir: Path, log: Any = print) -> dict[st
         ]
         log(f"attack: phase 3, {args.aborts} aborted uploads")
         result["aborted_uploads"] = aborted_uploads(server, bodies[0], args.aborts, args.time_limit)
+        if args.slow_uploads:
+            log(f"attack: phase 4, {args.slow_uploads} slow uploads during the normal load")
+            result["slow_uploads"] = asyncio.run(
+                slow_uploads(server.base_url, server.port, plan, bodies, args.slow_uploads, 0.5)
+            )
+        if args.overload_s:
+            log(f"attack: phase 5, {args.overload_factor:g}x capacity for {args.overload_s:g} s")
+            result["overload"] = asyncio.run(
+                overload(server.base_url, NORMAL_PATH, bodies, factor=args.overload_factor,
+                         duration_s=args.overload_s, deadline_s=float(server_spec(args).settings[
+                             "request_timeout_s"]), capacity_requests=args.normal)
+            )  # fmt: skip
         result["rss_end_mib"] = server.rss_bytes() / 2**20
         result["server_alive"] = server.alive()
     return result
@@ -175,8 +195,32 @@ def render(result: dict[str, Any]) -> str:
             f"Aborted uploads: {aborted['sent']} sent, {aborted['counted_client_closed']:.0f} counted as "
             f"499 client_closed, {aborted['new_5xx']:.0f} new 5xx; server alive: {result['server_alive']}, "
             f"RSS at the end {result['rss_end_mib']:,.0f} MiB",
+            *overload_lines(result),
         ]
     )
+
+
+def overload_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    if "slow_uploads" in result:
+        slow = result["slow_uploads"]
+        normal = slow["normal"]
+        lines.append(
+            f"Slow uploads: {slow['tricklers']} tricklers answered {slow['trickler_answers']}; normal "
+            f"requests {normal['ok']}/{normal['requests']} ok ({normal['ok_pct']:.1f} %), "
+            f"p95 {normal['p95_ms']} ms"
+        )
+    if "overload" in result:
+        o = result["overload"]
+        lines.append(
+            f"Overload: capacity {o['capacity_req_per_s']:.1f} req/s one at a time, offered "
+            f"{o['offered_req_per_s']:.1f} req/s: {o['sent']} sent, {o['ok']} ok, {o['refused']} refused, "
+            f"{o['timed_out']} timed out, {o['other']} other; goodput {o['goodput_req_per_s']:.1f} req/s "
+            f"({o['goodput_pct_of_capacity']:.0f} % of capacity); refusal p50/p95 {o['refusal_p50_ms']} / "
+            f"{o['refusal_p95_ms']} ms; admitted p95 {o['admitted_p95_ms']} ms; "
+            f"past deadline {o['past_deadline']}"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

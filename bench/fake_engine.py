@@ -40,7 +40,8 @@ def centre_ellipse(height: int, width: int) -> Alpha:
 
 
 class FakeEngine:
-    """A `MattingEngine` whose matte is `centre_ellipse`. `delay_s` per batch plus `item_delay_s`
+    """A `MattingEngine` whose matte is `centre_ellipse`, or `matte(image)` when given (tests that
+    need a known person matte pass a photo's remove.bg mask). `delay_s` per batch plus `item_delay_s`
     per item (sleeps release the GIL, like a GPU); `fail` may return an exception to raise for a
     batch; `gate` holds every batch until it is set (once `gate_after` items have been served
     ungated); `max_batch_size` refuses larger batches."""
@@ -56,7 +57,9 @@ class FakeEngine:
         gate: threading.Event | None = None,
         gate_after: int = 0,
         max_batch_size: int | None = None,
+        matte: Callable[[RGBImage], Alpha] | None = None,
     ) -> None:
+        self.matte = matte
         self.name = name  # served by the batcher of that name, exactly where the real engine sits
         self.model_id = f"fake-{name}-1"
         self.delay_s = delay_s
@@ -88,6 +91,8 @@ class FakeEngine:
         if self.fail is not None and (error := self.fail(images)) is not None:
             raise error
         # Copies: the pipeline owns what it gets back; the cache only saves recomputing the ellipse.
+        if self.matte is not None:
+            return [self.matte(img) for img in images]
         return [self._alpha(img.shape[0], img.shape[1]).copy() for img in images]
 
     def _alpha(self, height: int, width: int) -> Alpha:

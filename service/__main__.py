@@ -27,7 +27,10 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        http=json_error_protocol(),  # unparseable requests get the API's JSON 400, not text/plain
+        # Unparseable requests get the API's JSON 400, not text/plain; a head that does not arrive
+        # within the header timeout gets a JSON 408 and the connection closed.
+        http=json_error_protocol(settings.header_timeout_s),
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout_s)),
         # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then runs the
         # lifespan's drain; bound the wait by the same drain budget.
         timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,

@@ -1,66 +1,187 @@
-"""Admission to the removal pipeline: a bound on the requests in it, with its own gauge."""
+"""Admission to the removal pipeline: what a request may hold, and when it is refused.
+
+A request holds, in order:
+
+1. an *upload* place while its body is read (`reading`): at most `max_uploads` bodies are read at
+   once; an upload still going after `slow_upload_after_s` must also take one of `max_slow_uploads`
+   *slow* places or end (408), so trickling clients cannot hold every upload place;
+2. once the body is read, an *in-flight* place (`slot`, at most `max_in_flight`) and a *memory*
+   reservation (`memory`: the request's estimated working memory, all together at most the memory
+   budget).
+
+Besides counts, admission matches capacity: a request is refused (429 + Retry-After) when the
+expected wait for the engine (`QueueStats.expected_wait_s`: recent per-item engine time x queued
+items / parallelism) is already longer than its deadline: it would only time out after waiting. The
+same check runs before the upload is read, so overload answers stay cheap.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
-
-from prometheus_client import Gauge
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from service.errors import ApiError, ErrorKind
 from service.metrics import Metrics
 
+_MIB = 1024 * 1024
+_FALLBACK_BUDGET_MB = 2048
+_BUDGET_SHARE = 0.75  # of the container's (or machine's) memory; the rest: model, runtime, slack
+
+
+class QueueStats(Protocol):
+    def expected_wait_s(self) -> float:
+        """Seconds a new item would wait for the engine, from the queue and recent service times."""
+        ...
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    max_in_flight: int
+    max_uploads: int
+    max_slow_uploads: int
+    memory_budget_bytes: int
+    deadline_s: float  # the request deadline: an expected wait beyond it is refused
+
+
+def memory_limit_bytes() -> int | None:
+    """The container's memory limit (cgroup v2 or v1), else the machine's memory; None if unknown."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            value = int(Path(path).read_text().strip())
+            if 0 < value < 1 << 60:  # v1 reports "no limit" as a huge number, v2 as "max"
+                return value
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
+
+
+def memory_budget_bytes(configured_mb: int) -> int:
+    """`configured_mb`, or (0) 75 % of the container memory limit, or 2048 MiB when unknown."""
+    if configured_mb:
+        return configured_mb * _MIB
+    limit = memory_limit_bytes()
+    return int(limit * _BUDGET_SHARE) if limit else _FALLBACK_BUDGET_MB * _MIB
+
+
+class UploadPlace:
+    """One body read's place; `allow_slow` takes a slow-upload place (once) when the read runs long."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self.slow = False
+
+    def allow_slow(self) -> bool:
+        if not self.slow:
+            self.slow = self._admission._take_slow()
+        return self.slow
+
 
 class Admission:
-    """Bounds the requests in the whole pipeline, not only in the engine queue: when decoding or
-    encoding is the bottleneck (RGBA on a small CPU box) the engine queue stays short while work
-    piles up in the CPU pool. Refusing before the upload is read makes overload answers cheap.
+    """Photos' admission (the module docstring). Videos have their own count, `PlaceLimit`."""
 
-    Videos have their own (`noun="videos"`, their own gauge and refusal reason): a clip holds its
-    place for as long as its response streams, so it takes `acquire`/`release` instead of `slot`."""
-
-    def __init__(
-        self,
-        limit: int,
-        metrics: Metrics,
-        *,
-        noun: str = "requests",
-        reason: str = "overloaded",
-        gauge: Gauge | None = None,
-    ) -> None:
-        self.limit = limit
+    def __init__(self, limits: AdmissionLimits, metrics: Metrics, queue: QueueStats | None = None) -> None:
+        self.limits = limits
+        self.queue = queue  # set once the engines are started
         self._metrics = metrics
-        self._noun = noun
-        self._reason = reason
-        self._gauge = metrics.in_flight if gauge is None else gauge
         self._in_flight = 0
+        self._uploads = 0
+        self._slow_uploads = 0
+        self._reserved = 0
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def uploads(self) -> int:
+        return self._uploads
+
+    @property
+    def reserved_bytes(self) -> int:
+        return self._reserved
+
+    def check(self) -> None:
+        """Refuse now if a request could not be admitted anyway (no place, or the wait is too long)."""
+        if self._in_flight >= self.limits.max_in_flight:
+            self._refuse("overloaded", f"server busy: {self._in_flight} requests in progress")
+        wait = self.queue.expected_wait_s() if self.queue is not None else 0.0
+        if wait > self.limits.deadline_s:
+            self._refuse(
+                "expected_wait",
+                f"server busy: the expected wait ({wait:.1f} s) is longer than the request deadline "
+                f"({self.limits.deadline_s:g} s)",
+            )
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[UploadPlace]:
+        """An upload place for the body read; 429 when `max_uploads` bodies are being read."""
+        if self._uploads >= self.limits.max_uploads:
+            self._refuse("uploads", f"server busy: {self._uploads} uploads in progress")
+        place = UploadPlace(self)
+        self._set_uploads(self._uploads + 1)
+        try:
+            yield place
+        finally:
+            self._set_uploads(self._uploads - 1)
+            if place.slow:
+                self._slow_uploads -= 1
+
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        """Holds one place for the `with` block; raises `ApiError(QUEUE_FULL)` when none is free."""
-        self.acquire()
+        """An in-flight place for the `with` block (after `check`); raises `ApiError(QUEUE_FULL)`."""
+        self.check()
+        self._set_in_flight(self._in_flight + 1)
         try:
             yield
         finally:
-            self.release()
+            self._set_in_flight(self._in_flight - 1)
 
-    def acquire(self) -> None:
-        """Takes one place (give it back with `release`); `ApiError(QUEUE_FULL)` when none is free."""
-        if self._in_flight >= self.limit:
-            self._metrics.rejected.labels(self._reason).inc()
+    @contextlib.contextmanager
+    def memory(self, needed: int, what: str = "this image") -> Iterator[None]:
+        """Reserve `needed` bytes of the budget: 413 when one request alone needs more than all of
+        it (no retry can help), 429 when what is reserved now leaves too little."""
+        budget = self.limits.memory_budget_bytes
+        if needed > budget:
             raise ApiError(
-                ErrorKind.QUEUE_FULL,
-                f"server busy: {self._in_flight} {self._noun} in progress; retry after the Retry-After delay",
+                ErrorKind.IMAGE_TOO_LARGE,
+                f"{what} needs about {needed / _MIB:,.0f} MiB of working memory; the server's "
+                f"budget is {budget / _MIB:,.0f} MiB (send a smaller image or output=mask)",
             )
-        self._set(self._in_flight + 1)
+        if self._reserved + needed > budget:
+            self._refuse(
+                "memory",
+                f"server busy: {self._reserved / _MIB:,.0f} of {budget / _MIB:,.0f} MiB of working "
+                "memory are reserved by requests in progress",
+            )
+        self._set_reserved(self._reserved + needed)
+        try:
+            yield
+        finally:
+            self._set_reserved(self._reserved - needed)
 
-    def release(self) -> None:
-        self._set(self._in_flight - 1)
+    def _take_slow(self) -> bool:
+        if self._slow_uploads >= self.limits.max_slow_uploads:
+            self._metrics.rejected.labels("slow_uploads").inc()
+            return False
+        self._slow_uploads += 1
+        return True
 
-    def _set(self, value: int) -> None:
+    def _refuse(self, reason: str, message: str) -> None:
+        self._metrics.rejected.labels(reason).inc()
+        raise ApiError(ErrorKind.QUEUE_FULL, f"{message}; retry after the Retry-After delay")
+
+    def _set_in_flight(self, value: int) -> None:
         self._in_flight = value
-        self._gauge.set(value)
+        self._metrics.in_flight.set(value)
+
+    def _set_uploads(self, value: int) -> None:
+        self._uploads = value
+        self._metrics.uploads.set(value)
+
+    def _set_reserved(self, value: int) -> None:
+        self._reserved = value
+        self._metrics.memory_reserved.set(value)

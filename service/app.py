@@ -18,23 +18,26 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Scope
 
 from service import api_docs, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
-from service.admission import Admission
+from service.admission import Admission, AdmissionLimits, memory_budget_bytes
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
 from service.contract import EngineName
 from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
-from service.error_response import error_response
+from service.error_response import ErrorShape, error_response
 from service.errors import ApiError, ErrorKind
 from service.imaging.bounds import decode_limits
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
+from service.place_limit import PlaceLimit
 from service.routes import health, removal, removebg, video
+from service.service_times import TimedEngine
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -63,14 +66,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers = settings.cpu_workers or os.cpu_count() or 2
         pool = ThreadPoolExecutor(workers, thread_name_prefix="cpu")
-        videos = Admission(
+        videos = PlaceLimit(
             settings.video_max_concurrent,
             metrics,
             noun="videos",
             reason="videos_busy",
             gauge=metrics.videos_in_flight,
         )
-        state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics), videos)
+        state = ServiceState(settings, metrics, pool, Admission(admission_limits(settings), metrics), videos)
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
         try:
@@ -86,11 +89,16 @@ def create_app(
         docs_url=None,  # served by api_docs, from local assets instead of a CDN
         redoc_url=None,
     )
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS)
+
+    def on_error(error: ApiError, scope: Scope) -> JSONResponse:
+        return _error_response(error, metrics, settings, scope.get("path", ""))
+
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, open_paths=_OPEN_PATHS, on_error=on_error)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_image_bytes=settings.max_upload_bytes,
         path_limits={video.PATH: settings.video_max_upload_bytes},
+        on_error=on_error,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -98,7 +106,11 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"],
+            expose_headers=[
+                *("X-Engine", "X-Model", "X-Processing-Time-Ms", "X-Fallback-Reason"),
+                *("X-Image-Width", "X-Image-Height", "X-Width", "X-Height", "X-Type"),
+                *(f"X-Foreground-{side}" for side in ("Top", "Left", "Width", "Height")),
+            ],
         )
     _install_error_handlers(app, metrics, settings)
     app.include_router(removal.router)
@@ -126,7 +138,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             return
         if engines.modnet is not None:
             state.batchers[EngineName.MODNET] = DynamicBatcher(
-                engines.modnet,
+                TimedEngine(engines.modnet),
                 max_batch_size=settings.max_batch_size,
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue=settings.max_queue,
@@ -135,7 +147,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             )
         # GrabCut is per-image CPU work: no batching, several run side by side.
         state.batchers[EngineName.GRABCUT] = DynamicBatcher(
-            engines.grabcut,
+            TimedEngine(engines.grabcut, settings.grabcut_workers),
             max_batch_size=1,
             max_wait_s=0.0,
             max_queue=settings.max_queue,
@@ -147,6 +159,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
                 await asyncio.to_thread(batcher.engine.warmup)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
+        _wire_queue_stats(state)
         router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
         state.pipeline = RemovalPipeline(
             router,
@@ -160,6 +173,27 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
     except Exception as exc:
         state.load_error = f"start-up failed: {exc!r}"
         log.exception("engine start-up failed")
+
+
+def admission_limits(settings: Settings) -> AdmissionLimits:
+    return AdmissionLimits(
+        max_in_flight=settings.max_in_flight,
+        max_uploads=settings.max_uploads,
+        max_slow_uploads=settings.max_slow_uploads,
+        memory_budget_bytes=memory_budget_bytes(settings.memory_budget_mb),
+        deadline_s=settings.request_timeout_s,
+    )
+
+
+def _wire_queue_stats(state: ServiceState) -> None:
+    """Admission estimates the wait from the engine that `engine=auto` serves: MODNet when loaded."""
+    for batcher in state.batchers.values():
+        if isinstance(batcher.engine, TimedEngine):
+            # A photo queues behind photos only: video frames (Priority.FILL) fill the room batches leave.
+            batcher.engine.queued = lambda b=batcher: b.first_depth  # type: ignore[misc]
+    primary = state.batchers.get(EngineName.MODNET) or state.batchers[EngineName.GRABCUT]
+    if isinstance(primary.engine, TimedEngine):
+        state.admission.queue = primary.engine
 
 
 async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:
@@ -179,34 +213,43 @@ async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:
     state.cpu_pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _error_response(error: ApiError, metrics: Metrics, settings: Settings) -> JSONResponse:
-    return error_response(error, metrics=metrics, retry_after_s=settings.retry_after_s)
+# Paths whose errors take remove.bg's shape, wherever they are raised (middleware, routing, handler).
+_REMOVEBG_PATHS = frozenset({removebg.PATH})
+
+
+def _error_response(error: ApiError, metrics: Metrics, settings: Settings, path: str) -> JSONResponse:
+    shape = ErrorShape.REMOVEBG if path in _REMOVEBG_PATHS else ErrorShape.API
+    return error_response(error, metrics=metrics, retry_after_s=settings.retry_after_s, shape=shape)
 
 
 def _install_error_handlers(app: FastAPI, metrics: Metrics, settings: Settings) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc, metrics, settings)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc, metrics, settings, request.url.path)
 
     @app.exception_handler(ClientDisconnect)
-    async def client_disconnect(_: Request, __: ClientDisconnect) -> JSONResponse:
+    async def client_disconnect(request: Request, __: ClientDisconnect) -> JSONResponse:
         # Wherever else a read meets a hang-up: the client's doing, not an internal_error.
         error = ApiError(ErrorKind.CLIENT_CLOSED, "the client closed the connection")
-        return _error_response(error, metrics, settings)
+        return _error_response(error, metrics, settings, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _error_response(ApiError(ErrorKind.INVALID_PARAMETER, details), metrics, settings)
+        return _error_response(
+            ApiError(ErrorKind.INVALID_PARAMETER, details), metrics, settings, request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = _HTTP_KINDS.get(exc.status_code, ErrorKind.INTERNAL)
-        response = _error_response(ApiError(kind, str(exc.detail)), metrics, settings)
+        response = _error_response(ApiError(kind, str(exc.detail)), metrics, settings, request.url.path)
         response.status_code = exc.status_code
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _error_response(ApiError(ErrorKind.INTERNAL, "internal error"), metrics, settings)
+        return _error_response(
+            ApiError(ErrorKind.INTERNAL, "internal error"), metrics, settings, request.url.path
+        )

@@ -3,17 +3,24 @@ constant time and never logged."""
 
 from __future__ import annotations
 
-import json
 import secrets
+from collections.abc import Callable
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ApiError, ErrorKind
 
+ErrorResponder = Callable[[ApiError, Scope], Response]
+"""Renders an error for the request's path (its shape, the error counter): the app's error_response."""
+
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, *, keys: list[str], open_paths: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, keys: list[str], open_paths: frozenset[str], on_error: ErrorResponder
+    ) -> None:
         self.app = app
+        self.on_error = on_error
         self.keys = [k.encode() for k in keys if k]
         self.open_paths = open_paths
 
@@ -30,12 +37,6 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         error = ApiError(ErrorKind.UNAUTHORIZED, "missing or invalid X-API-Key header")
-        body = json.dumps(error.body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"ApiKey")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        response = self.on_error(error, scope)
+        response.headers["WWW-Authenticate"] = "ApiKey"
+        await response(scope, receive, send)

@@ -93,6 +93,11 @@ class DynamicBatcher:
         return self._waiting
 
     @property
+    def first_depth(self) -> int:
+        """`Priority.FIRST` items (photos) waiting: what a new photo queues behind."""
+        return self._waiting_first
+
+    @property
     def stalled(self) -> bool:
         """An engine call has been running longer than `stall_timeout_s` with no other returning."""
         return self._stalled

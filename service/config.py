@@ -57,6 +57,26 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         128, ge=1, description="Requests anywhere in the pipeline (upload to encode); beyond it: 429."
     )
+    max_uploads: int = Field(
+        256, ge=1, description="Request bodies read at once (before admission); beyond it: 429."
+    )
+    max_slow_uploads: int = Field(
+        32,
+        ge=1,
+        description="Uploads still being read after slow_upload_after_s; beyond it such an upload "
+        "ends with 408, so trickling clients cannot hold every upload place.",
+    )
+    slow_upload_after_s: float = Field(2.0, gt=0, description="An upload running longer is slow.")
+    upload_timeout_s: float = Field(30.0, gt=0, description="Whole body read, at most; beyond: 408.")
+    upload_idle_timeout_s: float = Field(
+        10.0, gt=0, description="Longest pause between two chunks of a body; beyond: 408."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="From connection (or a request's first byte) to its complete head."
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="Idle keep-alive connection closed after this (uvicorn's own)."
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
     drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
     engine_stall_timeout_s: float = Field(
@@ -87,7 +107,10 @@ class Settings(BaseSettings):
         3072, ge=1, description="Estimated working memory one request may need (from size and output)."
     )
     memory_budget_mb: int = Field(
-        0, ge=0, description="Memory for all requests together; 0 = unset. Caps max_request_memory_mb."
+        0,
+        ge=0,
+        description="Estimated working memory of all requests together, reserved at admission (429 "
+        "beyond it); 0 = 75 % of the container's memory limit. When set, caps max_request_memory_mb.",
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
 

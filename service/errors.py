@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     NOT_READY = "not_ready"  # starting up or draining
     ENGINE_UNAVAILABLE = "engine_unavailable"  # engine=modnet asked for, no MODNet loaded
     TIMEOUT = "timeout"  # request deadline passed before a result
+    UPLOAD_TIMEOUT = "upload_timeout"  # the body did not arrive in time (slow or stalled upload)
     CLIENT_CLOSED = "client_closed"  # the client hung up mid-upload; nobody reads the answer
     MISSING_VIDEO = "missing_video"  # no `video` field and no video body
     INVALID_VIDEO = "invalid_video"  # not an MP4/MOV/WebM/MKV with a decodable video stream
@@ -40,6 +41,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHORIZED: 401,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.METHOD_NOT_ALLOWED: 405,
+    ErrorKind.UPLOAD_TIMEOUT: 408,
     ErrorKind.PAYLOAD_TOO_LARGE: 413,
     ErrorKind.IMAGE_TOO_LARGE: 413,
     ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
@@ -58,6 +60,16 @@ STATUS: dict[ErrorKind, int] = {
 
 # Kinds that mean "the server is busy, come back": these carry a Retry-After header.
 RETRYABLE: frozenset[ErrorKind] = frozenset({ErrorKind.QUEUE_FULL, ErrorKind.NOT_READY, ErrorKind.TIMEOUT})
+
+
+MAX_ECHO_CHARS = 40
+
+
+def shown(value: str) -> str:
+    """A client's value quoted for an error message, cut to MAX_ECHO_CHARS: an error must not
+    mirror a 100 KB parameter (or whatever it hides) back at its sender."""
+    cut = value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "..."
+    return repr(cut)
 
 
 class ApiError(Exception):

@@ -11,10 +11,9 @@ photo endpoints keep their small one.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import ErrorResponder
 from service.errors import ApiError, ErrorKind
 
 # Multipart framing (boundaries, part headers, small form fields) on top of the image itself.
@@ -23,9 +22,15 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 
 class BodySizeLimitMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_image_bytes: int, path_limits: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_image_bytes: int,
+        on_error: ErrorResponder,
+        path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
+        self.on_error = on_error
         self.max_image_bytes = max_image_bytes
         self.path_limits = path_limits or {}
 
@@ -37,7 +42,9 @@ class BodySizeLimitMiddleware:
         max_body = max_upload + MULTIPART_SLACK_BYTES
         declared = _content_length(scope)
         if declared is not None and declared > max_body:
-            await self._refuse(send, max_upload)
+            response = self.on_error(_error(max_upload), scope)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -51,22 +58,6 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
-
-    async def _refuse(self, send: Send, max_upload: int) -> None:
-        error = _error(max_upload)
-        body = json.dumps(error.body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _error(max_upload: int) -> ApiError:

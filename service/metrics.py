@@ -71,12 +71,18 @@ class Metrics:
         )
         self.rejected = Counter(
             "bgremove_rejected",
-            "Requests refused at admission (queue full, not ready).",
+            "Requests refused at admission (queue full, in flight, uploads, expected wait, memory).",
             ["reason"],
             registry=r,
         )
         self.in_flight = Gauge(
             "bgremove_in_flight_requests", "Removal requests being handled now.", registry=r
+        )
+        self.uploads = Gauge("bgremove_uploads_in_progress", "Request bodies being read now.", registry=r)
+        self.memory_reserved = Gauge(
+            "bgremove_memory_reserved_bytes",
+            "Estimated working memory reserved by the requests in progress (against the budget).",
+            registry=r,
         )
         self.model_ready = Gauge(
             "bgremove_model_ready",

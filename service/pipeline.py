@@ -19,8 +19,10 @@ from service.deadline import within
 from service.engine_router import EngineRouter
 from service.imaging.bounds import DecodeLimits
 from service.imaging.decode import decode_image
-from service.imaging.encode import Rendered, check_renderable, render
+from service.imaging.encode import Rendered, check_renderable
+from service.imaging.finish import Finished, finish
 from service.imaging.foreground import estimate_foreground
+from service.imaging.framing_options import Box
 from service.imaging.options import EngineChoice, OutputKind, OutputOptions, Refinement
 from service.imaging.refine import refine_with_trimap
 
@@ -31,8 +33,9 @@ class RemovalResult:
     engine: EngineName
     model_id: str
     fallback_reason: str | None
-    width: int
+    width: int  # of the result: the input's, unless crop/scale/size changed it
     height: int
+    subject: Box | None = None  # the subject's box in the result
 
 
 @dataclass(frozen=True)
@@ -53,23 +56,25 @@ class RemovalPipeline:
         # Refuse impossible outputs (e.g. a 1x20000 strip as WebP) before spending inference on them.
         check_renderable(rgb.shape[1], rgb.shape[0], options)
         routed = await self.router.predict(rgb, choice, deadline)
-        rendered = await within(
+        finished = await within(
             deadline, loop.run_in_executor(self.cpu_pool, _finish, rgb, routed.alpha, options)
         )
         return RemovalResult(
-            rendered=rendered,
+            rendered=finished.rendered,
             engine=routed.engine,
             model_id=routed.model_id,
             fallback_reason=routed.fallback_reason,
-            width=rgb.shape[1],
-            height=rgb.shape[0],
+            width=finished.width,
+            height=finished.height,
+            subject=finished.subject,
         )
 
 
-def _finish(rgb: RGBImage, alpha: Alpha, options: OutputOptions) -> Rendered:
+def _finish(rgb: RGBImage, alpha: Alpha, options: OutputOptions) -> Finished:
     if options.refine is Refinement.TRIMAP:
         alpha = refine_with_trimap(rgb, alpha)
     foreground = None
     if options.decontaminate and options.output is not OutputKind.MASK:
         foreground = estimate_foreground(rgb, alpha)
-    return render(rgb, alpha, options, foreground=foreground)
+    # Framing and the size budget act on the finished colour and alpha, in this CPU pool thread.
+    return finish(rgb if foreground is None else foreground, alpha, options)

@@ -3,7 +3,9 @@ alias, which differ only in their `RemovalDialect`: upload field name, parameter
 shape and extra headers.
 
 Order matters: readiness and admission are checked before the upload is read (overload answers stay
-cheap), every parameter is validated before any work is queued, and the pipeline is cancelled when
+cheap); the body is read under an upload place and a clock (slow uploads hold no in-flight place);
+every parameter is validated before any work is queued; the in-flight place and the memory
+reservation (from the image header) are taken once the body is read; the pipeline is cancelled when
 the client leaves.
 """
 
@@ -16,24 +18,30 @@ from dataclasses import dataclass
 from fastapi.responses import Response
 from starlette.requests import Request
 
+from service.admission import UploadPlace
 from service.dependencies import ready_pipeline, service_state
 from service.disconnect import until_disconnect
 from service.error_response import ErrorShape, error_response
 from service.errors import STATUS, ApiError, ErrorKind
-from service.imaging.options import parse_options
+from service.imaging.bounds import request_memory_bytes
+from service.imaging.options import OutputOptions, parse_options
 from service.pipeline import RemovalResult
-from service.upload import read_upload
+from service.state import ServiceState
+from service.upload import UploadClock, declared_size, read_upload
 
-ParamTranslator = Callable[[dict[str, str]], dict[str, str]]
+ParamTranslator = Callable[[dict[str, str], tuple[str, ...]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
+Responder = Callable[[Request, RemovalResult, dict[str, str]], Response]
 
 
 @dataclass(frozen=True)
 class RemovalDialect:
     field: str = "image"
-    translate: ParamTranslator | None = None  # maps the dialect's parameters onto ours
+    b64_field: str | None = None  # a parameter that may carry the image base64-encoded (+ JSON bodies)
+    translate: ParamTranslator | None = None  # (params, other file fields) -> our parameters
     error_shape: ErrorShape = ErrorShape.API
     extra_headers: ExtraHeaders | None = None
+    respond: Responder | None = None  # builds the 200 response instead of the image body
 
 
 async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
@@ -41,32 +49,65 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     metrics = state.metrics
     started = time.perf_counter()
     output, engine_used, status = "unknown", "none", 500
+    body_read = False
     try:
         pipeline = ready_pipeline(state)
-        with state.admission.slot():
-            upload = await read_upload(request, field=dialect.field)
-            params = dialect.translate(upload.params) if dialect.translate else upload.params
-            choice, options = parse_options(params)
-            output = options.output.value
-            result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
-            if result is None:
-                metrics.dropped.labels("any", "client_disconnected").inc()
-                status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
-                return Response(status_code=status)
-            engine_used, status = result.engine.value, 200
-            return Response(
-                content=result.rendered.content,
-                media_type=result.rendered.media_type,
-                headers=result_headers(result, started, dialect),
+        admission = state.admission
+        admission.check()  # no place or too long a wait: refused before the upload is read
+        with admission.reading() as place:
+            upload = await read_upload(
+                request, field=dialect.field, b64_field=dialect.b64_field, clock=upload_clock(state, place)
             )
+        body_read = True
+        params = dialect.translate(upload.params, upload.files) if dialect.translate else upload.params
+        choice, options = parse_options(params)
+        if upload.missing is not None:
+            raise ApiError(ErrorKind.MISSING_IMAGE, upload.missing)
+        output = options.output.value
+        with admission.slot(), admission.memory(*working_memory(upload.data, options)):
+            result = await until_disconnect(request, pipeline.run(upload.data, choice, options))
+        if result is None:
+            metrics.dropped.labels("any", "client_disconnected").inc()
+            status = STATUS[ErrorKind.CLIENT_CLOSED]  # nobody reads this response
+            return Response(status_code=status)
+        engine_used, status = result.engine.value, 200
+        headers = result_headers(result, started, dialect)
+        if dialect.respond is not None:
+            return dialect.respond(request, result, headers)
+        return Response(
+            content=result.rendered.content, media_type=result.rendered.media_type, headers=headers
+        )
     except ApiError as exc:
         status = exc.status
-        return error_response(
+        response = error_response(
             exc, metrics=metrics, retry_after_s=state.settings.retry_after_s, shape=dialect.error_shape
         )
+        if not body_read:  # the rest of the body may still be on its way (or trickling): not read
+            response.headers["Connection"] = "close"
+        return response
     finally:
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)
+
+
+def upload_clock(state: ServiceState, place: UploadPlace) -> UploadClock:
+    settings = state.settings
+    return UploadClock(
+        total_s=settings.upload_timeout_s,
+        idle_s=settings.upload_idle_timeout_s,
+        slow_after_s=settings.slow_upload_after_s,
+        allow_slow=place.allow_slow,
+    )
+
+
+def working_memory(data: bytes, options: OutputOptions) -> tuple[int, str]:
+    """The request's memory reservation, from the image header (no pixel decoded), and what it is
+    for. A header that does not say is refused by decoding anyway; it reserves the fixed part only."""
+    size = declared_size(data)
+    if size is None:
+        return request_memory_bytes(0, 0, options), "this image"
+    what = f"a {size[0]}x{size[1]} image with output={options.output.value}"
+    return request_memory_bytes(*size, options), what
 
 
 def result_headers(result: RemovalResult, started: float, dialect: RemovalDialect) -> dict[str, str]:

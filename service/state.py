@@ -13,6 +13,7 @@ from service.contract import EngineName
 from service.engines.loader import EngineSet
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
+from service.place_limit import PlaceLimit
 
 
 @dataclass
@@ -21,7 +22,7 @@ class ServiceState:
     metrics: Metrics
     cpu_pool: ThreadPoolExecutor
     admission: Admission
-    video_admission: Admission  # videos in progress (streaming included)
+    video_admission: PlaceLimit  # videos in progress (streaming included)
     engines: EngineSet | None = None
     batchers: dict[EngineName, DynamicBatcher] = field(default_factory=dict)
     pipeline: RemovalPipeline | None = None  # built once the engines are started

@@ -1,24 +1,58 @@
-"""Getting the image bytes and the parameters out of a request: multipart (field `image`) or a raw
-body with an image content type. Parameters come from the query string or form fields."""
+"""Getting the image bytes and the parameters out of a request: multipart (field `image`), a raw
+body (an image content type, or none/a generic one and image bytes), a urlencoded form or a JSON
+object (for the dialects that name a base64 field). Parameters come from the query string or form
+fields; the query wins.
+
+The read is timed (`UploadClock`): the whole body within `total_s`, no pause between chunks longer
+than `idle_s`, and a read still going after `slow_after_s` needs a slow-upload place (admission's
+`UploadPlace.allow_slow`). Each ends the request with 408 `upload_timeout`: an over-stated
+Content-Length or a never-ending chunked body cannot hold the request (or its upload place) for
+longer than the clock allows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import binascii
+import contextlib
+import io
+import json
+import time
+from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
+from PIL import Image
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message, Receive
 
 from service.errors import ApiError, ErrorKind
+from service.imaging.heif_header import heif_declared_size
+from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size
 
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_MULTIPART = "multipart/form-data"
+_URLENCODED = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+_FORM_TYPES = (_MULTIPART, _URLENCODED)
 # Part/body types accepted before sniffing the bytes: clients often send octet-stream for files.
 _GENERIC_TYPES = ("application/octet-stream", "")
+_MAX_FIELDS = 64
+# A base64 image is a text field: let it be as large as the body limit (enforced while streaming)
+# allows, instead of python-multipart's 1 MiB default for fields.
+_MAX_FIELD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Upload:
     data: bytes
     params: dict[str, str]  # form fields overlaid by query parameters (query wins)
+    files: tuple[str, ...] = ()  # names of the form's file fields other than the image
+    missing: str | None = None
+    """No image was sent: what to send instead. The caller raises MISSING_IMAGE after validating the
+    parameters, so a refused parameter (remove.bg's image_url) is named even when it came alone."""
 
 
 def media_type(value: str | None) -> str:
@@ -28,6 +62,10 @@ def media_type(value: str | None) -> str:
 
 def is_form(content_type: str) -> bool:
     return content_type in _FORM_TYPES
+
+
+def _how_to_send(field: str) -> str:
+    return f"send the image as multipart field {field!r} or as the body with an image/* content type"
 
 
 def check_media_type(content_type: str, kind: str = "image") -> None:
@@ -40,38 +78,158 @@ def check_media_type(content_type: str, kind: str = "image") -> None:
         )
 
 
-async def read_upload(request: Request, *, field: str = "image") -> Upload:
+@dataclass(frozen=True)
+class UploadClock:
+    total_s: float = 30.0
+    idle_s: float = 10.0
+    slow_after_s: float = 2.0
+    allow_slow: Callable[[], bool] = lambda: True  # False: no slow-upload place is free
+
+
+def _timed(receive: Receive, clock: UploadClock) -> Receive:
+    started = time.monotonic()
+    slow = False
+
+    async def timed_receive() -> Message:  # one call: one wait for the next chunk
+        nonlocal slow
+        called = time.monotonic()
+        while True:
+            now = time.monotonic()
+            elapsed = now - started
+            if not slow and elapsed >= clock.slow_after_s:
+                if not clock.allow_slow():
+                    raise _timeout(f"the upload is slow (over {clock.slow_after_s:g} s) and the server "
+                                   "has no room for more slow uploads now")  # fmt: skip
+                slow = True
+            if elapsed >= clock.total_s:
+                raise _timeout(f"the upload took longer than {clock.total_s:g} s")
+            idle_left = clock.idle_s - (now - called)
+            if idle_left <= 0:
+                raise _timeout(f"no upload data for {clock.idle_s:g} s")
+            wait = min(idle_left, clock.total_s - elapsed)
+            if not slow:
+                wait = min(wait, clock.slow_after_s - elapsed)
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(receive(), wait)
+
+    return timed_receive
+
+
+def _timeout(message: str) -> ApiError:
+    return ApiError(ErrorKind.UPLOAD_TIMEOUT, f"{message}; the request was not read to its end")
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the image header (no pixel decoded), or None when the header does not
+    say: decoding then refuses the image anyway. Used to reserve the request's working memory."""
+    sniffed = sniff_media_type(data[:SNIFF_BYTES])
+    plugin = ALLOWED_MEDIA_TYPES.get(sniffed or "")
+    if plugin is None:
+        return None
+    if plugin == "WEBP":
+        return webp_canvas_size(data[:30])
+    if plugin in ("HEIF", "AVIF"):
+        return heif_declared_size(data)
+    try:  # Image.open parses the header only
+        with Image.open(io.BytesIO(data), formats=[plugin]) as im:
+            return im.size
+    except Exception:
+        return None
+
+
+async def read_upload(
+    request: Request, *, field: str = "image", b64_field: str | None = None, clock: UploadClock | None = None
+) -> Upload:
+    """`b64_field`: the parameter that may carry the image base64-encoded (remove.bg's
+    `image_file_b64`), which also admits JSON bodies. `clock`: the read's time limits."""
+    if clock is not None:
+        request = Request(request.scope, _timed(request.receive, clock))
     try:
-        return await _read_upload(request, field)
+        upload = await _read_upload(request, field, b64_field)
     except ClientDisconnect:
         # An ApiError, so the route records status 499 like any other client error.
         raise ApiError(
             ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
         ) from None
-
-
-async def _read_upload(request: Request, field: str) -> Upload:
-    content_type = media_type(request.headers.get("content-type"))
-    params: dict[str, str] = {}
-    if is_form(content_type):
-        async with request.form(max_files=4, max_fields=64) as form:
-            part = form.get(field)
-            params = {k: v for k, v in form.items() if isinstance(v, str)}
-            if not isinstance(part, UploadFile):
-                raise ApiError(
-                    ErrorKind.MISSING_IMAGE, f"multipart field {field!r} with an image file is required"
-                )
-            check_media_type(media_type(part.content_type))
-            data = await part.read()
-    else:
-        check_media_type(content_type)
-        data = await request.body()
-        if not data and not content_type:
-            raise ApiError(
-                ErrorKind.MISSING_IMAGE,
-                f"send the image as multipart field {field!r} or as the body with an image/* content type",
-            )
-    if not data:
+    except HTTPException as exc:  # Starlette's form parser: "Too many fields", a broken boundary
+        raise ApiError(ErrorKind.INVALID_PARAMETER, f"unreadable form: {exc.detail}") from None
+    if upload.missing is None and not upload.data:
         raise ApiError(ErrorKind.INVALID_IMAGE, "the uploaded image is empty (0 bytes)")
-    params.update(request.query_params)
-    return Upload(data=data, params=params)
+    return upload
+
+
+async def _read_upload(request: Request, field: str, b64_field: str | None) -> Upload:
+    content_type = media_type(request.headers.get("content-type"))
+    query = dict(request.query_params)
+    if content_type == _MULTIPART:
+        async with request.form(max_files=4, max_fields=_MAX_FIELDS, max_part_size=_MAX_FIELD_BYTES) as form:
+            params = {k: v for k, v in form.items() if isinstance(v, str)}
+            files = tuple(k for k, v in form.items() if isinstance(v, UploadFile) and k != field)
+            part = form.get(field)
+            if isinstance(part, UploadFile):
+                check_media_type(media_type(part.content_type))
+                return Upload(await part.read(), {**params, **query}, files)
+        return _from_base64({**params, **query}, field, b64_field, files)
+    if content_type == _JSON and b64_field is not None:
+        return _from_base64({**_json_params(await request.body()), **query}, field, b64_field)
+    body = await request.body()
+    if content_type == _URLENCODED or content_type in _GENERIC_TYPES:
+        # `curl --data-binary @photo.jpg URL` labels the photo a urlencoded form: the bytes decide.
+        if sniff_media_type(body[:64]) is not None:
+            return Upload(body, query)
+        if content_type == _URLENCODED:
+            if not _looks_like_text(body):
+                raise ApiError(
+                    ErrorKind.MISSING_IMAGE,
+                    f"the body is labelled a form but is neither a form nor an image of a known format: "
+                    f"{_how_to_send(field)}",
+                )
+            return _from_base64({**_form_params(body), **query}, field, b64_field)
+        if not body and not content_type:
+            return Upload(b"", query, missing=_how_to_send(field))
+    check_media_type(content_type)
+    return Upload(body, query)
+
+
+def _from_base64(
+    params: dict[str, str], field: str, b64_field: str | None, files: tuple[str, ...] = ()
+) -> Upload:
+    encoded = params.pop(b64_field, "") if b64_field else ""
+    if not encoded:
+        also = f", or base64 in {b64_field!r}" if b64_field else ""
+        return Upload(b"", params, files, missing=f"{_how_to_send(field)}{also}")
+    if encoded.startswith("data:") and "," in encoded:  # a data: URL, as browsers make them
+        encoded = encoded.split(",", 1)[1]
+    try:
+        data = b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise ApiError(ErrorKind.INVALID_IMAGE, f"{b64_field} is not valid base64") from None
+    return Upload(data, params, files)
+
+
+def _looks_like_text(body: bytes) -> bool:
+    """A urlencoded form is printable ASCII (line breaks allowed); binary means a mislabelled file."""
+    return body.isascii() and not any(byte < 0x20 and byte not in b"\t\r\n" for byte in body[:4096])
+
+
+def _form_params(body: bytes) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except ValueError:
+        raise ApiError(
+            ErrorKind.INVALID_PARAMETER,
+            f"a form with more than {_MAX_FIELDS} fields; to send a photo as the body, "
+            "give it an image/* content type (curl: -H 'content-type: image/jpeg')",
+        ) from None
+    return dict(pairs)
+
+
+def _json_params(body: bytes) -> dict[str, str]:
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        raise ApiError(ErrorKind.INVALID_PARAMETER, "the body is not valid JSON") from None
+    if not isinstance(decoded, dict):
+        raise ApiError(ErrorKind.INVALID_PARAMETER, "the JSON body must be an object of parameters")
+    # JSON true/false/numbers become the strings a form would carry.
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in decoded.items() if v is not None}

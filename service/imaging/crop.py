@@ -49,8 +49,9 @@ class Framed:
     """Where the subject box lies in the output; None: no subject (alpha all at/below threshold)."""
 
 
-def subject_box(alpha: U8, threshold: int = ALPHA_THRESHOLD) -> Box | None:
-    """Bounding box of alpha > threshold, or None when there is none."""
+def subject_box(alpha: npt.NDArray[np.number], threshold: float = ALPHA_THRESHOLD) -> Box | None:
+    """Bounding box of alpha > threshold, or None when there is none (uint8 alpha, or a float
+    alpha with the threshold in its own scale)."""
     mask = alpha > threshold
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from service.errors import ApiError, ErrorKind
+from service.errors import ApiError, ErrorKind, shown
 
 ALPHA_THRESHOLD = 10
 """alpha > this (of 255) is subject for the bounding box: above matting noise, below real hair."""
@@ -123,9 +123,11 @@ class FramingOptions:
         return not self.crop and self.scale is None and self.effective_position == "original" and not self.roi
 
 
+NO_FRAMING = FramingOptions()
+
+
 def _invalid(name: str, expected: str, value: str) -> ApiError:
-    shown = value if len(value) <= 40 else value[:40] + "..."
-    return ApiError(ErrorKind.INVALID_PARAMETER, f"{name} must be {expected}, got {shown!r}")
+    return ApiError(ErrorKind.INVALID_PARAMETER, f"{name} must be {expected}, got {shown(value)}")
 
 
 def _lengths(name: str, value: str, counts: tuple[int, ...], expected: str) -> list[Length]:

@@ -20,7 +20,9 @@ _ERROR_SCHEMA = {
 }
 
 
-BgColorQuery = Annotated[str | None, Query(description="hex colour for composite", examples=["#00ff00"])]
+BgColorQuery = Annotated[
+    str | None, Query(description="hex colour or CSS colour name for composite", examples=["#00ff00"])
+]
 EngineQuery = Annotated[str | None, Query(description="auto | modnet | grabcut", examples=["auto"])]
 
 

@@ -9,6 +9,7 @@ let currentFile = null;
 let originalUrl = null;
 let resultUrl = null;
 let inFlight = null; // AbortController of the running request: a newer choice cancels it
+let compareUrls = [];
 
 function setStatus(state, text) {
   const status = $("status");
@@ -32,14 +33,24 @@ function syncOptions() {
   $("format").disabled = output === "zip";
   $("bg-color").disabled = output !== "composite";
   $("bg-label").classList.toggle("disabled", output !== "composite");
+  $("decontaminate").disabled = output === "mask"; // a mask has no colour to clean
+  $("crop-margin").disabled = !$("crop").checked; // a margin only means something around a crop
+  $("margin-label").classList.toggle("disabled", !$("crop").checked);
 }
 
-function requestUrl() {
-  const output = $("output").value;
+function requestUrl(outputOverride) {
+  const output = outputOverride || $("output").value;
   const params = new URLSearchParams({ output });
-  if (output !== "zip") params.set("format", $("format").value);
+  if (output !== "zip") params.set("format", output === "rgba" && $("format").value === "jpeg" ? "png" : $("format").value);
   if (output === "composite") params.set("bg_color", $("bg-color").value);
   if ($("engine").value !== "auto") params.set("engine", $("engine").value);
+  if ($("refine").value !== "none") params.set("refine", $("refine").value);
+  if (!$("decontaminate").checked && output !== "mask") params.set("decontaminate", "false");
+  if ($("crop").checked) {
+    params.set("crop", "true");
+    const margin = $("crop-margin").value.trim();
+    if (margin && margin !== "0px") params.set("crop_margin", margin);
+  }
   // Relative, so the page also works behind a reverse proxy that mounts the service under a prefix.
   return "remove-background?" + params.toString();
 }
@@ -60,12 +71,39 @@ async function describeError(response) {
   return `${message} (${code}${retry ? `, retry after ${retry} s` : ""})`;
 }
 
+function clearOriginal() {
+  originalUrl = replaceUrl(originalUrl, null);
+  $("original-img").hidden = true;
+  $("original-img").removeAttribute("src");
+  $("original-size").textContent = "";
+}
+
 function showOriginal(file) {
+  clearOriginal(); // the previous image's size must not stay on screen while this one loads
   originalUrl = replaceUrl(originalUrl, file);
   const img = $("original-img");
   img.onload = () => { $("original-size").textContent = `${img.naturalWidth} × ${img.naturalHeight}`; };
+  img.onerror = () => clearOriginal(); // the browser cannot show it (the server may still read it)
   img.src = originalUrl;
   img.hidden = false;
+}
+
+function clearCompare() {
+  for (const url of compareUrls) URL.revokeObjectURL(url);
+  compareUrls = [];
+  $("compare").hidden = true;
+  for (const img of $("compare").querySelectorAll("img")) img.removeAttribute("src");
+  for (const span of $("compare").querySelectorAll("span")) span.textContent = "";
+}
+
+// The result's size, and what cropping made of the original's (e.g. "412 × 380, cropped from 612 × 408").
+function sizeText(response) {
+  const w = response.headers.get("X-Image-Width");
+  const h = response.headers.get("X-Image-Height");
+  if (!w || !h) return "";
+  const img = $("original-img");
+  const cropped = $("crop").checked && img.naturalWidth && (`${w}` !== `${img.naturalWidth}` || `${h}` !== `${img.naturalHeight}`);
+  return `${w} × ${h}` + (cropped ? `, cropped from ${img.naturalWidth} × ${img.naturalHeight}` : "");
 }
 
 function clearResult() {
@@ -75,6 +113,7 @@ function clearResult() {
   $("result-note").hidden = true;
   $("download").hidden = true;
   $("result-meta").textContent = "";
+  $("compare-button").disabled = true;
 }
 
 async function showResult(response, blob) {
@@ -92,6 +131,7 @@ async function showResult(response, blob) {
   const ms = response.headers.get("X-Processing-Time-Ms");
   const fallback = response.headers.get("X-Fallback-Reason");
   $("result-meta").textContent = [
+    sizeText(response),
     engine + (model ? ` (${model})` : ""),
     ms ? `${Math.round(Number(ms))} ms` : "",
     fallback ? `fallback: ${fallback}` : "",
@@ -114,15 +154,11 @@ async function run() {
   const controller = new AbortController();
   inFlight = controller;
   clearResult();
+  clearCompare();
   setStatus("working", `Removing the background of ${currentFile.name}…`);
 
-  const body = new FormData();
-  body.append("image", currentFile, currentFile.name);
-  const headers = {};
-  const key = $("api-key").value.trim();
-  if (key) headers["X-API-Key"] = key;
   try {
-    const response = await fetch(requestUrl(), { method: "POST", body, headers, signal: controller.signal });
+    const response = await fetch(requestUrl(), { method: "POST", body: formFor(currentFile), headers: apiHeaders(), signal: controller.signal });
     if (controller !== inFlight) return; // a newer choice replaced this request
     if (!response.ok) {
       if (response.status === 401) {
@@ -135,6 +171,7 @@ async function run() {
     const blob = await response.blob();
     if (controller !== inFlight) return; // a newer request replaced this one
     await showResult(response, blob);
+    $("compare-button").disabled = false;
     setStatus("done", "Done.");
   } catch (err) {
     if (err.name === "AbortError") return;
@@ -144,9 +181,62 @@ async function run() {
   }
 }
 
+function formFor(file) {
+  const body = new FormData();
+  body.append("image", file, file.name);
+  return body;
+}
+
+function apiHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { "X-API-Key": key } : {};
+}
+
+// The same photo as mask, cut-out and on colour, side by side (with the current crop and edge options).
+async function compare() {
+  if (!currentFile) return;
+  const file = currentFile;
+  clearCompare();
+  $("compare-button").disabled = true;
+  setStatus("working", "Comparing outputs…");
+  try {
+    for (const output of ["mask", "rgba", "composite"]) {
+      const response = await fetch(requestUrl(output), { method: "POST", body: formFor(file), headers: apiHeaders() });
+      if (file !== currentFile) return; // another photo was chosen meanwhile
+      if (!response.ok) {
+        setStatus("error", await describeError(response));
+        return;
+      }
+      const url = URL.createObjectURL(await response.blob());
+      compareUrls.push(url);
+      const img = $("compare").querySelector(`img[data-output="${output}"]`);
+      img.src = url;
+      await img.decode();
+      $("compare").querySelector(`span[data-meta="${output}"]`).textContent = sizeText(response);
+      $("compare").hidden = false;
+    }
+    setStatus("done", "Done: compare the three outputs below.");
+  } catch (err) {
+    setStatus("error", `Request failed: ${err.message}`);
+  } finally {
+    $("compare-button").disabled = !currentFile;
+  }
+}
+
+function forget() {
+  // After a refused choice nothing of the previous image stays on screen: its size would lie.
+  currentFile = null;
+  $("drop-text").textContent = "Drop an image here, paste one, or choose a file";
+  $("compare-button").disabled = true;
+  clearOriginal();
+  clearResult();
+  clearCompare();
+}
+
 function choose(file) {
   if (!file) return;
   if (file.type && !file.type.startsWith("image/")) {
+    forget();
     setStatus("error", `${file.name} is not an image.`);
     return;
   }
@@ -159,9 +249,10 @@ function choose(file) {
 function init() {
   syncOptions();
   $("file").addEventListener("change", (e) => choose(e.target.files[0]));
-  for (const id of ["output", "format", "bg-color", "engine"]) {
+  for (const id of ["output", "format", "bg-color", "engine", "refine", "decontaminate", "crop", "crop-margin"]) {
     $(id).addEventListener("change", () => { syncOptions(); run(); });
   }
+  $("compare-button").addEventListener("click", compare);
   $("api-key").addEventListener("change", run);
 
   const drop = $("drop");

@@ -20,6 +20,8 @@ pytestmark = [
 ]
 
 PHOTO = PEOPLE / "unlabeled" / "ai-face.jpg"
+# A person with room around them (the face photo above is filled to its edges: nothing to crop).
+PERSON = PEOPLE / "segmentation-remove-bg" / "images" / "10.jpg"
 
 STATE = """JSON.stringify({
   state: document.body.dataset.state,
@@ -108,4 +110,60 @@ def test_pick_a_photo_and_see_the_cutout(app_url: str, photo: Path) -> None:
         assert (second["w"], second["h"]) == (first["w"], first["h"])
         assert page.evaluate(TRANSPARENT_FRACTION) == 0  # composited on a colour: opaque
 
+        assert page.exceptions() == []
+
+
+def _set(page: Page, element_id: str, prop: str, value: object) -> None:
+    page.evaluate(
+        f"(() => {{ const e = document.getElementById({json.dumps(element_id)});"
+        f" e.{prop} = {json.dumps(value)}; e.dispatchEvent(new Event('change')); }})()"
+    )
+
+
+def test_edge_and_crop_controls_compare_and_errors(app_url: str, tmp_path: Path) -> None:
+    photo = Path(shutil.copyfile(require_shared(PERSON), tmp_path / "person.jpg"))
+    with chromium_page() as page:
+        page.send("Page.navigate", {"url": f"{app_url}/"})
+        page.wait_for("document.readyState === 'complete' && !!document.getElementById('file')")
+        page.set_file_input("#file", photo)
+        first = wait_for_result(page)
+
+        # Edge controls re-run the request (refine=trimap, decontaminate=false) and still give a cut-out.
+        _set(page, "refine", "value", "trimap")
+        refined = wait_for_result(page, previous_src=str(first["src"]))
+        _set(page, "decontaminate", "checked", False)
+        plain = wait_for_result(page, previous_src=str(refined["src"]))
+        assert (plain["w"], plain["h"]) == (first["w"], first["h"])
+
+        # Crop to the subject: smaller than the photo, and the page says so; a margin adds exactly 2 x 10 px.
+        _set(page, "crop", "checked", True)
+        cropped = wait_for_result(page, previous_src=str(plain["src"]))
+        cw, ch = int(str(cropped["w"])), int(str(cropped["h"]))
+        assert (cw, ch) != (first["w"], first["h"]) and cw <= int(str(first["w"]))
+        assert f"{cw} × {ch}, cropped from {first['ow']} × {first['oh']}" in str(cropped["meta"])
+        _set(page, "crop-margin", "value", "10px")
+        margin = wait_for_result(page, previous_src=str(cropped["src"]))
+        assert (margin["w"], margin["h"]) == (cw + 20, ch + 20)
+
+        # Compare: the same crop as mask, cut-out and on colour, side by side.
+        page.evaluate("document.getElementById('compare-button').click()")
+        page.wait_for("document.getElementById('status').textContent.startsWith('Done: compare')", timeout=90)
+        sizes = page.evaluate(
+            "JSON.stringify([...document.querySelectorAll('#compare img')]"
+            ".map(i => [i.dataset.output, i.naturalWidth, i.naturalHeight]))"
+        )
+        assert json.loads(sizes) == [[o, cw + 20, ch + 20] for o in ("mask", "rgba", "composite")]
+
+        # A refused file clears everything of the previous image: no stale size, no stale picture.
+        text = tmp_path / "notes.txt"
+        text.write_text("not an image")
+        page.set_file_input("#file", text)
+        page.wait_for("document.body.dataset.state === 'error'")
+        left = page.evaluate(
+            "JSON.stringify({size: document.getElementById('original-size').textContent,"
+            " orig: document.getElementById('original-img').hidden,"
+            " result: document.getElementById('result-img').hidden,"
+            " compare: document.getElementById('compare').hidden})"
+        )
+        assert json.loads(left) == {"size": "", "orig": True, "result": True, "compare": True}
         assert page.exceptions() == []

@@ -123,7 +123,7 @@ async def test_bad_uploads_and_parameters_get_clear_4xx(frames: list[RGBImage]) 
             "output": await client.post(f"{URL}?output=zip", files={"video": ("a.webm", clip)}),
             "ofd": await client.post(f"{URL}?ofd=maybe", files={"video": ("a.webm", clip)}),
             "bg": await client.post(
-                f"{URL}?output=composite&bg_color=red", files={"video": ("a.webm", clip)}
+                f"{URL}?output=composite&bg_color=notacolour", files={"video": ("a.webm", clip)}
             ),
         }
         assert client.app.state.service.video_admission.in_flight == 0  # type: ignore[attr-defined]
