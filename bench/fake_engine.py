@@ -84,10 +84,16 @@ class FakeBenchEngine:
 
 
 def create_fake_engine(
-    *, weights_path: Path, device: str, inference_size: int, max_batch_size: int, cpu_precision: str
+    *,
+    weights_path: Path,
+    device: str,
+    inference_size: int,
+    max_batch_size: int,
+    cpu_precision: str,
+    cpu_runtime: str,
 ) -> FakeBenchEngine:
     """The factory signature the service's loader calls; `weights_path` only has to exist."""
-    del weights_path, device, inference_size, cpu_precision
+    del weights_path, device, inference_size, cpu_precision, cpu_runtime
     return FakeBenchEngine(
         batch_s=float(os.environ.get(BATCH_MS_ENV, "0")) / 1000.0,
         item_s=float(os.environ.get(ITEM_MS_ENV, "0")) / 1000.0,

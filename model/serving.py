@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from model.modnet import MODNet
+from model.runtime_select import build_forward
 from model.weights import ModelInfo, load_modnet
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class ModnetEngine:
         inference_size: int = DEFAULT_INFERENCE_SIZE,
         max_batch_size: int = 16,
         cpu_bf16: bool = False,
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        runtime: str = "torch",
     ) -> None:
         if inference_size < STRIDE:
             raise ValueError(f"inference_size must be at least {STRIDE}, got {inference_size}")
@@ -125,6 +128,10 @@ class ModnetEngine:
         self._cpu_bf16 = cpu_bf16 and not self._cuda
         # CPU threads stay at torch's default (one per core): the batcher calls us from one thread.
         self._net: MODNet | None = net
+        # --- runtime hook (issue 17, model/runtime_select.py): `forward` replaces the network's own
+        # forward pass (e.g. ONNX Runtime on CPU); pre/post-processing stay here, unchanged.
+        self._forward = forward
+        self.runtime = runtime if forward is not None else "torch"
 
     def bucket_key(self, image: RGBImage) -> tuple[int, int]:
         """The network input (h, w): MODNet's InstanceNorm makes padding change results, so only
@@ -153,6 +160,7 @@ class ModnetEngine:
 
     def close(self) -> None:
         self._net = None
+        self._forward = None
         if self._cuda:
             torch.cuda.empty_cache()
 
@@ -166,7 +174,7 @@ class ModnetEngine:
                 if self._cuda:
                     batch = batch.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._cpu_bf16):
-                    matte = net(batch, inference=True)[2].float()  # [B, 1, h, w]
+                    matte = self._run_network(net, batch).float()  # [B, 1, h, w]
                 lo, hi = self.alpha_levels
                 if (lo, hi) != (0.0, 1.0):
                     matte = (matte - lo) / (hi - lo)
@@ -179,6 +187,13 @@ class ModnetEngine:
             raise ModelOutOfMemory(
                 f"out of memory on {self.device} for {len(images)} image(s) at {size[0]}x{size[1]}"
             ) from exc
+
+    def _run_network(self, net: MODNet, batch: torch.Tensor) -> torch.Tensor:
+        # The runtime hook: the chosen runtime's forward, else the torch network itself.
+        if self._forward is not None:
+            return self._forward(batch)
+        matte: torch.Tensor = net(batch, inference=True)[2]
+        return matte
 
     def _to_input(self, image: RGBImage, size: tuple[int, int]) -> torch.Tensor:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -216,6 +231,8 @@ def create_engine(
     inference_size: int = 0,
     max_batch_size: int = 16,
     cpu_precision: str = "fp32",
+    cpu_runtime: str = "auto",
+    onnx_cache_dir: Path | None = None,
 ) -> ModnetEngine | None:
     """The service's MODNet factory: None when `weights_path` does not exist; raises
     `model.weights.WeightsError` for a corrupt or mismatched file, ValueError for a bad device.
@@ -223,7 +240,8 @@ def create_engine(
     `cpu_precision` ("fp32", "bf16" or "auto": bf16 where the CPU has it natively) applies on CPU
     only; CUDA always runs fp16. `inference_size` 0 means the size the weights were trained for
     (their metadata), else 512: a network trained on 320-pixel portraits is both better and faster
-    at 320 than at 512."""
+    at 320 than at 512. `cpu_runtime` ("auto", "torch", "onnx") picks what runs the forward pass on
+    CPU (model/runtime_select.py); `onnx_cache_dir` is where the ONNX export is cached."""
     weights_path = Path(weights_path)
     if not weights_path.exists():
         return None
@@ -233,7 +251,17 @@ def create_engine(
     if cpu_precision not in ("fp32", "bf16", "auto"):
         raise ValueError(f"cpu_precision must be fp32, bf16 or auto, got {cpu_precision!r}")
     bf16 = cpu_precision == "bf16" or (cpu_precision == "auto" and cpu_has_native_bf16())
-    log.info("MODNet %s on %s (inference size %d%s)", info.label, resolved, size, ", bf16" if bf16 else "")
+    runtime, forward = build_forward(
+        net.float(), cpu_runtime, device=resolved, bf16=bf16, cache_dir=onnx_cache_dir
+    )
+    log.info(
+        "MODNet %s on %s (inference size %d%s, runtime %s)",
+        info.label,
+        resolved,
+        size,
+        ", bf16" if bf16 else "",
+        runtime,
+    )
     return ModnetEngine(
         net,
         info,
@@ -241,6 +269,8 @@ def create_engine(
         inference_size=size,
         max_batch_size=max_batch_size,
         cpu_bf16=bf16,
+        forward=forward,
+        runtime=runtime,
     )
 
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="MODNet arithmetic on CPU (CUDA is always fp16): bf16 is ~35 % faster where the CPU "
         "has it natively but costs matte quality; auto = bf16 only on such CPUs.",
     )
+    cpu_runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="What runs MODNet's forward pass on CPU: onnx = ONNX Runtime on a graph exported "
+        "from the weights at start-up (cached under XDG_CACHE_HOME; same mattes, several times faster "
+        "than torch fp32), torch = the torch network; auto = onnx when installed and fp32, else torch.",
+    )
     warmup: bool = Field(True, description="Run each engine once before reporting ready.")
     require_modnet: bool = Field(
         False, description="Stay unready (instead of serving GrabCut only) when MODNet cannot be loaded."
