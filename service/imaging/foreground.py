@@ -35,10 +35,12 @@ _LEVELS_AT_1024 = (90, 30, 6)
 # Each level runs on a copy shrunk so that its box is at most about this radius: the wide levels
 # only contribute smooth local means, and the last (narrow) level runs at full resolution.
 _LOW_RES_RADIUS = 8
-# The full-resolution level works on runs of square tiles that hold soft pixels: smaller tiles hug
-# the band more closely, larger ones waste less on the box radius around each run (at 1080p on real
-# portraits 32 needed the least area: about half of the image, while band pixels are about a tenth).
-_TILE = 32
+# The full-resolution level works on runs of tiles that hold soft pixels, each grown by the blur
+# radius. Tall, narrow tiles hug a portrait's mostly vertical band and waste little on the radius
+# above and below each tile row; measured on real 1080p portraits (CPU time, single thread), 96 x 16
+# beat 32 x 32 by about a fifth.
+_TILE_ROWS = 96
+_TILE_COLS = 16
 _INV_255 = np.float32(1.0 / 255.0)
 
 Float = npt.NDArray[np.float32]
@@ -111,7 +113,7 @@ def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float3
 def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -> tuple[Float, Float]:
     """The coarse levels, each on a copy shrunk so its box is about `_LOW_RES_RADIUS`: F and B
     estimates at the last one's (low) resolution; the input itself when there is none."""
-    image = rgb.astype(np.float32) * _INV_255
+    image = np.multiply(rgb, _INV_255, dtype=np.float32)  # one pass: cast, then scale
     full = a.shape
     fg, bg = image, image
     for radius in radii:
@@ -139,23 +141,23 @@ def _narrow_level(
     """The full-resolution level, written into `out` at the soft pixels only.
 
     Its box means are needed only at band pixels, so they are computed tile row by tile row on runs
-    of `_TILE`-pixel tiles that hold band pixels, each grown by the box radius (pixels farther away
-    are outside every window; at the crop's edge the reflected border is the same as on the whole
-    crop). The arithmetic after the boxes runs on the band pixels alone. Same values as the dense
-    computation up to float rounding in the box sums (the test allows one level of 255).
+    of tiles (`_TILE_ROWS` x `_TILE_COLS`) that hold band pixels, each grown by the box radius
+    (pixels farther away are outside every window; at the crop's edge the reflected border is the
+    same as on the whole crop). The arithmetic after the boxes runs on the band pixels alone. Same
+    values as the dense computation up to float rounding in the box sums (the test allows one level).
     """
     h, w = a.shape
     # Upsampling the low-resolution estimates is cheap (OpenCV, SIMD) and keeps the exact values the
     # dense version had; everything after it is restricted to the band.
     fg_up, bg_up = _resize(fg_low, (h, w)), _resize(bg_low, (h, w))
-    tiles_x = -(-w // _TILE)
-    for ty in range(0, h, _TILE):
-        rows = soft[ty : ty + _TILE]
-        columns = np.zeros(tiles_x * _TILE, dtype=bool)
+    tiles_x = -(-w // _TILE_COLS)
+    for ty in range(0, h, _TILE_ROWS):
+        rows = soft[ty : ty + _TILE_ROWS]
+        columns = np.zeros(tiles_x * _TILE_COLS, dtype=bool)
         columns[:w] = rows.any(axis=0)
-        busy = np.asarray(columns.reshape(tiles_x, _TILE).any(axis=1), dtype=bool)
+        busy = np.asarray(columns.reshape(tiles_x, _TILE_COLS).any(axis=1), dtype=bool)
         for tx0, tx1 in _runs(busy):
-            oy0, oy1, ox0, ox1 = ty, min(h, ty + _TILE), tx0 * _TILE, min(w, tx1 * _TILE)
+            oy0, oy1, ox0, ox1 = ty, min(h, ty + _TILE_ROWS), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
             ry0, ry1 = max(0, oy0 - radius), min(h, oy1 + radius)
             rx0, rx1 = max(0, ox0 - radius), min(w, ox1 + radius)
             region = np.s_[ry0:ry1, rx0:rx1]

@@ -163,7 +163,7 @@ def test_create_engine_returns_none_without_weights(tmp_path: Path) -> None:
 def test_create_engine_loads_an_exported_safetensors(tmp_path: Path, net: MODNet) -> None:
     path = tmp_path / "modnet_people.safetensors"
     save_safetensors(net, path, {"name": "modnet-people", "version": "v1"}, dtype=torch.float32)
-    # torch runtime: this is about the weights round trip, bit for bit (ONNX: tests/model/test_onnx_runtime.py)
+    # torch runtime: this is about the weights round trip, bit for bit (ONNX: test_onnx_runtime.py)
     loaded = create_engine(
         weights_path=path, device="cpu", inference_size=SIZE, max_batch_size=4, cpu_runtime="torch"
     )
