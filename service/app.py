@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import ui
+from service import memory_trim, ui
 from service.auth import ApiKeyMiddleware
 from service.batcher import DynamicBatcher
 from service.config import Settings
@@ -56,9 +56,17 @@ def create_app(
         state = ServiceState(settings, metrics, ThreadPoolExecutor(workers, thread_name_prefix="cpu"))
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
+        trimming = None
+        if settings.memory_trim_idle_s > 0 and memory_trim.AVAILABLE:
+            trimming = asyncio.create_task(
+                memory_trim.trim_when_idle(lambda: state.in_flight, state.ready, settings.memory_trim_idle_s),
+                name="memory-trim",
+            )
         try:
             yield
         finally:
+            if trimming is not None:
+                trimming.cancel()
             await _drain(state, starting)
 
     app = FastAPI(

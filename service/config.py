@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
 
+    memory_trim_idle_s: float = Field(
+        5.0,
+        ge=0,
+        description="Return freed heap to the OS (glibc malloc_trim) once the engines are ready and after "
+        "each spell of work once no request has been in flight for this long; 0 = never.",
+    )
+
     # --- limits
     max_upload_bytes: int = Field(
         25 * 1024 * 1024, ge=1024, description="Largest accepted upload (413 above)."
