@@ -14,8 +14,8 @@ soft band is 0.1-0.25x that of the raw image (the test asserts < 0.5x).
 Cost: a handful of box filters, O(pixels) whatever the radius; the wide levels run on shrunk
 copies, the full-resolution level only on tiles that hold soft pixels and its per-pixel arithmetic
 only on the soft pixels themselves (about a tenth of a real 1080p portrait). On real 1080p portraits
-that is about 0.25x the CPU time of computing that level densely, with identical output in the band
-(`python -m bench.decontamination_speed`, docs/benchmarks.md). Worst case (every pixel soft) costs
+that is ~90-110 ms of CPU, 0.2-0.4x the old dense computation in the same run, with identical output
+in the band (`python -m bench.decontamination_speed`, docs/benchmarks.md). Worst case (every pixel soft) costs
 what the dense computation did. Pure function, safe to call from several threads.
 """
 
