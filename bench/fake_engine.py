@@ -69,6 +69,9 @@ class FakeEngine:
         self._alphas: dict[tuple[int, int], Alpha] = {}
         self._lock = threading.Lock()  # warmup runs on another thread than the batches
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width  # full resolution, like GrabCut
+
     def bucket_key(self, image: RGBImage) -> Hashable:
         return image.shape[:2] if self.bucket_by_shape else 0
 
@@ -116,10 +119,16 @@ def _failure_from_env(value: str) -> FailWhen | None:
 
 
 def create_fake_engine(
-    *, weights_path: Path, device: str, inference_size: int, max_batch_size: int, cpu_precision: str
+    *,
+    weights_path: Path,
+    device: str,
+    inference_size: int,
+    max_batch_size: int,
+    cpu_precision: str,
+    cpu_runtime: str,
 ) -> FakeEngine:
     """A `service.contract.EngineFactory`; `weights_path` only has to exist."""
-    del weights_path, device, inference_size, cpu_precision
+    del weights_path, device, inference_size, cpu_precision, cpu_runtime
     return FakeEngine(
         "modnet",
         delay_s=float(os.environ.get(BATCH_MS_ENV, "0")) / 1000.0,

@@ -19,10 +19,11 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from service import api_docs, ui
+from service import api_docs, memory_trim, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
 from service.admission import Admission
 from service.auth import ApiKeyMiddleware
+from service.batch_cap import measure_batch_cap
 from service.batcher import DynamicBatcher
 from service.config import Settings
 from service.contract import EngineName
@@ -31,6 +32,7 @@ from service.engines.loader import EngineSet, load_engines
 from service.error_response import error_response
 from service.errors import ApiError, ErrorKind
 from service.imaging.bounds import decode_limits
+from service.imaging.matte_scale import Upsampling
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
@@ -66,9 +68,19 @@ def create_app(
         state = ServiceState(settings, metrics, pool, Admission(settings.max_in_flight, metrics))
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
+        trimming = None
+        if settings.memory_trim_idle_s > 0 and memory_trim.AVAILABLE:
+            trimming = asyncio.create_task(
+                memory_trim.trim_when_idle(
+                    lambda: state.admission.in_flight, state.ready, settings.memory_trim_idle_s
+                ),
+                name="memory-trim",
+            )
         try:
             yield
         finally:
+            if trimming is not None:
+                trimming.cancel()
             await _drain(state, starting)
 
     app = FastAPI(
@@ -133,15 +145,24 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
         for name, batcher in state.batchers.items():
             if settings.warmup:
                 await asyncio.to_thread(batcher.engine.warmup)
+                if batcher.max_batch_size > 1:  # the setting is a ceiling; measured, the cap
+                    measured = await asyncio.to_thread(
+                        measure_batch_cap, batcher.engine, batcher.max_batch_size
+                    )
+                    batcher.max_batch_size = measured.cap
+            state.metrics.batch_cap.labels(name).set(batcher.max_batch_size)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
-        router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
+        router = EngineRouter(
+            state.batchers, state.metrics, state.cpu_pool, modnet_error=engines.modnet_error
+        )
         state.pipeline = RemovalPipeline(
             router,
             state.cpu_pool,
             max_pixels=settings.max_pixels,
             timeout_s=settings.request_timeout_s,
             limits=decode_limits(settings, None),
+            upsampling=Upsampling(settings.upsampling),
         )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})

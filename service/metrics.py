@@ -78,6 +78,13 @@ class Metrics:
         self.in_flight = Gauge(
             "bgremove_in_flight_requests", "Removal requests being handled now.", registry=r
         )
+        self.batch_cap = Gauge(
+            "bgremove_batch_cap",
+            "Most items per engine call: where per-item cost stopped falling at warm-up (at most "
+            "max_batch_size).",
+            ["engine"],
+            registry=r,
+        )
         self.model_ready = Gauge(
             "bgremove_model_ready",
             "1 when the engine is loaded and warmed up.",
