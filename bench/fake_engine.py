@@ -41,8 +41,10 @@ def centre_ellipse(height: int, width: int) -> Alpha:
 
 class FakeEngine:
     """A `MattingEngine` whose matte is `centre_ellipse`. `delay_s` per batch plus `item_delay_s`
-    per item (sleeps release the GIL, like a GPU); `fail` may return an exception to raise for a
-    batch; `gate` holds every batch until it is set; `max_batch_size` refuses larger batches."""
+    per item, plus `batch_growth_s` per item per other item in the batch (a per-item cost that
+    rises with the batch size, as on a CPU); sleeps release the GIL, like a GPU. `fail` may return
+    an exception to raise for a batch; `gate` holds every batch until it is set; `max_batch_size`
+    refuses larger batches."""
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class FakeEngine:
         bucket_by_shape: bool = True,
         gate: threading.Event | None = None,
         max_batch_size: int | None = None,
+        batch_growth_s: float = 0.0,
     ) -> None:
         self.name = name  # served by the batcher of that name, exactly where the real engine sits
         self.model_id = f"fake-{name}-1"
@@ -63,6 +66,7 @@ class FakeEngine:
         self.bucket_by_shape = bucket_by_shape
         self.gate = gate
         self.max_batch_size = max_batch_size
+        self.batch_growth_s = batch_growth_s
         self.batches: list[int] = []
         self.warmed = False
         self.closed = False
@@ -81,7 +85,8 @@ class FakeEngine:
             raise EngineError(f"batch of {len(images)} over max_batch_size={self.max_batch_size}")
         if self.gate is not None:
             self.gate.wait(10)
-        delay = self.delay_s + self.item_delay_s * len(images)
+        n = len(images)
+        delay = self.delay_s + self.item_delay_s * n + self.batch_growth_s * n * (n - 1)
         if delay:
             time.sleep(delay)
         if self.fail is not None and (error := self.fail(images)) is not None:

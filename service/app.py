@@ -145,11 +145,8 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
         for name, batcher in state.batchers.items():
             if settings.warmup:
                 await asyncio.to_thread(batcher.engine.warmup)
-                if batcher.max_batch_size > 1:  # the setting is a ceiling; measured, the cap
-                    measured = await asyncio.to_thread(
-                        measure_batch_cap, batcher.engine, batcher.max_batch_size
-                    )
-                    batcher.max_batch_size = measured.cap
+                if settings.measure_batch_cap and batcher.max_batch_size > 1:
+                    await _cap_batches(batcher)
             state.metrics.batch_cap.labels(name).set(batcher.max_batch_size)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
@@ -169,6 +166,18 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
     except Exception as exc:
         state.load_error = f"start-up failed: {exc!r}"
         log.exception("engine start-up failed")
+
+
+async def _cap_batches(batcher: DynamicBatcher) -> None:
+    """max_batch_size is a ceiling: the cap is where per-item cost stopped falling at warm-up. A
+    failure to measure (the engine failing a large batch) keeps the ceiling."""
+    name, ceiling = batcher.engine.name, batcher.max_batch_size
+    try:
+        measured = await asyncio.to_thread(measure_batch_cap, batcher.engine, ceiling)
+    except Exception:
+        log.exception("measuring the %s batch cap failed; keeping %d", name, ceiling)
+        return
+    batcher.max_batch_size = measured.cap
 
 
 async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:

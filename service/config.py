@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "(the guided filter's coefficients applied to the full-resolution photo; edges land on the photo's "
         "edges), bilinear = plain interpolation (edges blurred by the scale factor).",
     )
+    measure_batch_cap: bool = Field(
+        True,
+        description="At warm-up, time batches of 1, 2, 4, ... up to max_batch_size on the serving shape and "
+        "cap batches where the per-item cost stops falling (1 on a small CPU); false = max_batch_size.",
+    )
     warmup: bool = Field(True, description="Run each engine once before reporting ready.")
     require_modnet: bool = Field(
         False, description="Stay unready (instead of serving GrabCut only) when MODNet cannot be loaded."

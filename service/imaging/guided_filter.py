@@ -208,7 +208,7 @@ def _tiles(
     ny, nx = -(-h // TILE), -(-w // TILE)
     padded = np.zeros((ny * TILE, nx * TILE), np.bool_)
     padded[:h, :w] = active
-    grid = padded.reshape(ny, TILE, nx, TILE).any(axis=(1, 3))
+    grid: npt.NDArray[np.bool_] = np.asarray(padded.reshape(ny, TILE, nx, TILE).any(axis=(1, 3)))
 
     def full(start: int, end: int, small: int, size: int) -> tuple[int, int]:
         scale = small / size  # low-res pixels per full-resolution pixel
@@ -218,8 +218,6 @@ def _tiles(
     for ty in np.flatnonzero(grid.any(axis=1)):
         row = np.concatenate([[False], grid[ty], [False]])
         edges = np.flatnonzero(row[1:] != row[:-1])  # starts and ends of the runs, alternating
-        runs = [
-            full(int(s0), int(s1), w, width) for s0, s1 in zip(edges[::2], edges[1::2], strict=True)
-        ]
+        runs = [full(int(s0), int(s1), w, width) for s0, s1 in zip(edges[::2], edges[1::2], strict=True)]
         strips.append((full(int(ty), int(ty) + 1, h, height), runs))
     return strips

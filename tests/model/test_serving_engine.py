@@ -144,7 +144,7 @@ def test_cuda_out_of_memory_becomes_model_out_of_memory(engine: ModnetEngine, ne
     def exhausted(*_args: object, **_kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    working, engine._forward = engine._forward, exhausted
+    working, engine._forward = engine._forward, exhausted  # type: ignore[assignment]
     with pytest.raises(ModelOutOfMemory) as err:
         engine.predict_batch([_image(64, 64, 1)])
     assert isinstance(err.value, EngineOutOfMemory)  # what the service catches, as a MemoryError
