@@ -32,6 +32,7 @@ class Routed:
     model_id: str
     # "out_of_memory" | "engine_timeout" | "engine_error" when GrabCut stood in
     fallback_reason: str | None = None
+    engine_input: RGBImage | None = None  # the photo shrunk to the engine's input (None: full size)
 
 
 class EngineRouter:
@@ -92,11 +93,12 @@ class EngineRouter:
     async def _through(self, name: EngineName, rgb: RGBImage, deadline: float) -> Routed:
         batcher = self._batchers[name]
         size = batcher.engine.input_size(rgb.shape[0], rgb.shape[1])
+        small = None
         if size != rgb.shape[:2]:
             loop = asyncio.get_running_loop()
-            rgb = await within(deadline, loop.run_in_executor(self._cpu_pool, shrink, rgb, size))
+            small = await within(deadline, loop.run_in_executor(self._cpu_pool, shrink, rgb, size))
         try:
-            future = batcher.submit(rgb)
+            future = batcher.submit(rgb if small is None else small)
         except QueueFullError:
             self._metrics.rejected.labels("queue_full").inc()
             raise ApiError(
@@ -113,7 +115,7 @@ class EngineRouter:
             alpha = await within(deadline, future)
         except BatcherClosedError:
             raise ApiError(ErrorKind.NOT_READY, "server shut down before this request ran") from None
-        return Routed(alpha, name, batcher.engine.model_id)
+        return Routed(alpha, name, batcher.engine.model_id, engine_input=small)
 
 
 def _fallback_reason(exc: Exception) -> str:

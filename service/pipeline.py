@@ -15,9 +15,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from functools import partial
 
-from service.contract import Alpha, EngineName, RGBImage
+from service.contract import EngineName, RGBImage
 from service.deadline import within
-from service.engine_router import EngineRouter
+from service.engine_router import EngineRouter, Routed
 from service.imaging.bounds import DecodeLimits
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable, render
@@ -57,7 +57,7 @@ class RemovalPipeline:
         routed = await self.router.predict(rgb, choice, deadline)
         rendered = await within(
             deadline,
-            loop.run_in_executor(self.cpu_pool, _finish, rgb, routed.alpha, options, self.upsampling),
+            loop.run_in_executor(self.cpu_pool, _finish, rgb, routed, options, self.upsampling),
         )
         return RemovalResult(
             rendered=rendered,
@@ -69,11 +69,12 @@ class RemovalPipeline:
         )
 
 
-def _finish(rgb: RGBImage, alpha: Alpha, options: OutputOptions, upsampling: Upsampling) -> Rendered:
+def _finish(rgb: RGBImage, routed: Routed, options: OutputOptions, upsampling: Upsampling) -> Rendered:
     # `refine=trimap` is an alias of the default guided upsampling (docs/benchmarks.md, "Matte
     # upsampling": the separate trimap re-solve no longer helped once the matte is upsampled guided).
     trimap = options.refine is Refinement.TRIMAP
-    alpha = upsample(rgb, alpha, Upsampling.GUIDED if trimap else upsampling)
+    method = Upsampling.GUIDED if trimap else upsampling
+    alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input)
     foreground = None
     if options.decontaminate and options.output is not OutputKind.MASK:
         foreground = estimate_foreground(rgb, alpha)

@@ -161,41 +161,19 @@ def guided_upsample(
     # get the full-resolution arithmetic.
     kernel = np.ones((4 * radius + 3, 4 * radius + 3), np.uint8)
     active = cv2.dilate(src, kernel) != cv2.erode(src, kernel)
-    ys, xs = _bilinear_taps(small_h, height), _bilinear_taps(small_w, width)
+    # The coefficients at full size are one 4-channel resize (cheap); the per-pixel arithmetic with
+    # the photo, the expensive part, runs on the active tiles only.
+    full = _f32(cv2.resize(stacked, (width, height), interpolation=cv2.INTER_LINEAR))
     for (y0, y1), runs in _tiles(active, height, width):
         for x0, x1 in runs:
-            coef = _bilinear_patch(stacked, ys, xs, slice(y0, y1), slice(x0, x1))
-            patch = coef[..., channels]
+            coef = full[y0:y1, x0:x1]
+            patch = coef[..., channels].copy()
             pixels = guide[y0:y1, x0:x1]
             for c in range(channels):
                 pixels_c = pixels[..., c] if channels == 3 else pixels
                 patch += coef[..., c] * (_f32(pixels_c) * np.float32(1.0 / 255.0))
             out[y0:y1, x0:x1] = patch
     return out
-
-
-Taps = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Float]
-
-
-def _bilinear_taps(small: int, full: int) -> Taps:
-    """For each full-resolution index: the two low-res indices and the weight of the second, with
-    cv2.resize's pixel-centre convention (half-pixel offset, clamped at the borders)."""
-    u = (np.arange(full, dtype=np.float64) + 0.5) * (small / full) - 0.5
-    u = np.clip(u, 0.0, small - 1)
-    lo = np.floor(u).astype(np.intp)
-    return lo, np.minimum(lo + 1, small - 1), (u - lo).astype(np.float32)
-
-
-def _bilinear_patch(x: Float, ys: Taps, xs: Taps, rows: slice, cols: slice) -> Float:
-    """`x` (h x w x C) bilinearly upsampled, only the full-resolution window rows x cols."""
-    y_lo, y_hi, wy = (t[rows] for t in ys)
-    x_lo, x_hi, wx = (t[cols] for t in xs)
-    first, last = int(x_lo[0]), int(x_hi[-1]) + 1
-    band = x[:, first:last]
-    wy3 = wy[:, None, None]
-    tall = band[y_lo] * (1 - wy3) + band[y_hi] * wy3
-    wx3 = wx[None, :, None]
-    return np.asarray(tall[:, x_lo - first] * (1 - wx3) + tall[:, x_hi - first] * wx3, np.float32)
 
 
 def _tiles(

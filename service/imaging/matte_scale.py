@@ -43,8 +43,15 @@ def shrink(image: RGBImage, size: tuple[int, int]) -> RGBImage:
     return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=interpolation))
 
 
-def upsample(image: RGBImage, small: Alpha, method: Upsampling = Upsampling.GUIDED) -> Alpha:
-    """`small` (a matte predicted from `shrink(image, ...)`) at the photo's full size, in [0, 1]."""
+def upsample(
+    image: RGBImage,
+    small: Alpha,
+    method: Upsampling = Upsampling.GUIDED,
+    *,
+    guide_small: RGBImage | None = None,
+) -> Alpha:
+    """`small` (a matte predicted from `shrink(image, ...)`, which `guide_small` may pass on so it
+    is not shrunk again) at the photo's full size, in [0, 1]."""
     height, width = image.shape[:2]
     if small.shape == (height, width):
         return small
@@ -53,7 +60,7 @@ def upsample(image: RGBImage, small: Alpha, method: Upsampling = Upsampling.GUID
         down = cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA)
         return np.clip(down, 0.0, 1.0, dtype=np.float32)
     if method is Upsampling.GUIDED:
-        up = guided_upsample(image, small, GUIDED_RADIUS, GUIDED_EPS)
+        up = guided_upsample(image, small, GUIDED_RADIUS, GUIDED_EPS, guide_small=guide_small)
     else:
         up = np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
     return np.clip(up, 0.0, 1.0, dtype=np.float32)
@@ -66,4 +73,4 @@ def matte_at_full_size(
     shrink to the engine's input, run it, upsample."""
     small = shrink(image, engine.input_size(image.shape[0], image.shape[1]))
     (alpha,) = engine.predict_batch([small])
-    return upsample(image, alpha, method)
+    return upsample(image, alpha, method, guide_small=small)
