@@ -42,9 +42,10 @@ def centre_ellipse(height: int, width: int) -> Alpha:
 class FakeEngine:
     """A `MattingEngine` whose matte is `centre_ellipse`, or `matte(image)` when given (tests that
     need a known person matte pass a photo's remove.bg mask). `delay_s` per batch plus `item_delay_s`
-    per item (sleeps release the GIL, like a GPU); `fail` may return an exception to raise for a
-    batch; `gate` holds every batch until it is set (once `gate_after` items have been served
-    ungated); `max_batch_size` refuses larger batches."""
+    per item, plus `batch_growth_s` per item per other item in the batch (a per-item cost that rises
+    with the batch size, as on a CPU); sleeps release the GIL, like a GPU. `fail` may return an
+    exception to raise for a batch; `gate` holds every batch until it is set (once `gate_after` items
+    have been served ungated); `max_batch_size` refuses larger batches."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class FakeEngine:
         gate_after: int = 0,
         max_batch_size: int | None = None,
         matte: Callable[[RGBImage], Alpha] | None = None,
+        batch_growth_s: float = 0.0,
     ) -> None:
         self.matte = matte
         self.name = name  # served by the batcher of that name, exactly where the real engine sits
@@ -69,11 +71,15 @@ class FakeEngine:
         self.gate = gate
         self.gate_after = gate_after
         self.max_batch_size = max_batch_size
+        self.batch_growth_s = batch_growth_s
         self.batches: list[int] = []
         self.warmed = False
         self.closed = False
         self._alphas: dict[tuple[int, int], Alpha] = {}
         self._lock = threading.Lock()  # warmup runs on another thread than the batches
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width  # full resolution, like GrabCut
 
     def bucket_key(self, image: RGBImage) -> Hashable:
         return image.shape[:2] if self.bucket_by_shape else 0
@@ -85,7 +91,8 @@ class FakeEngine:
             raise EngineError(f"batch of {len(images)} over max_batch_size={self.max_batch_size}")
         if self.gate is not None and served >= self.gate_after:
             self.gate.wait(10)
-        delay = self.delay_s + self.item_delay_s * len(images)
+        n = len(images)
+        delay = self.delay_s + self.item_delay_s * n + self.batch_growth_s * n * (n - 1)
         if delay:
             time.sleep(delay)
         if self.fail is not None and (error := self.fail(images)) is not None:
@@ -125,10 +132,16 @@ def _failure_from_env(value: str) -> FailWhen | None:
 
 
 def create_fake_engine(
-    *, weights_path: Path, device: str, inference_size: int, max_batch_size: int, cpu_precision: str
+    *,
+    weights_path: Path,
+    device: str,
+    inference_size: int,
+    max_batch_size: int,
+    cpu_precision: str,
+    cpu_runtime: str,
 ) -> FakeEngine:
     """A `service.contract.EngineFactory`; `weights_path` only has to exist."""
-    del weights_path, device, inference_size, cpu_precision
+    del weights_path, device, inference_size, cpu_precision, cpu_runtime
     return FakeEngine(
         "modnet",
         delay_s=float(os.environ.get(BATCH_MS_ENV, "0")) / 1000.0,

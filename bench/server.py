@@ -79,7 +79,13 @@ def engine_settings(engine: EngineKind, workdir: Path) -> dict[str, str]:
     if engine == "fake":
         placeholder = workdir / "fake.weights"  # the loader only checks that the file exists
         placeholder.write_bytes(b"fake engine: no weights")
-        return {"weights_path": str(placeholder), "modnet_factory": FAKE_FACTORY, "require_modnet": "true"}
+        # The fake's costs are the sleeps a test configures: batch up to max_batch_size, unmeasured.
+        return {
+            "weights_path": str(placeholder),
+            "modnet_factory": FAKE_FACTORY,
+            "require_modnet": "true",
+            "measure_batch_cap": "false",
+        }
     if engine == "modnet":
         # What `make run` serves; random weights (same speed at the same size) where there are none.
         weights = SHIPPED_WEIGHTS if SHIPPED_WEIGHTS.is_file() else random_modnet_weights(workdir)

@@ -4,20 +4,22 @@ training is the score of what the service will serve.
 
 It follows the MODNet reference demo: the network input size keeps the photo when it lies between
 the bounds and otherwise scales its short side to `inference_size`, both sides floored to multiples
-of 32 (plus a long-side cap); 'area' resize, then RGB scaled to [-1, 1]; the matte's levels
-stretched to exact 0 and 1 where the weights carry them; bilinear back to the photo's size.
+of 32 (plus a long-side cap); 'area' resize (on uint8, in the service's CPU pool:
+`service.imaging.matte_scale.shrink`), then RGB scaled to [-1, 1]; the matte's levels stretched to
+exact 0 and 1 where the weights carry them; back to the photo's size edge-aware
+(`matte_scale.upsample`, guided by the photo), also in the CPU pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from service.contract import Alpha, RGBImage
+from service.imaging.matte_scale import shrink, upsample
 
 STRIDE = 32  # MODNet downsamples by 32, so both input sides must be multiples of it
 # The network input's long side is capped at this many times `inference_size` (its short side then
@@ -27,6 +29,7 @@ MAX_LONG_SIDE_FACTOR = 4
 # The reference's short side (the MODNet demo's ref_size), for weights that do not name their own.
 DEFAULT_INFERENCE_SIZE = 512
 NO_LEVELS = (0.0, 1.0)
+Forward = Callable[[torch.Tensor], torch.Tensor]  # [B, 3, h, w] in [-1, 1] -> matte [B, 1, h, w]
 
 
 def network_input_size(height: int, width: int, inference_size: int) -> tuple[int, int]:
@@ -50,18 +53,13 @@ def _floor_to_stride(side: float) -> int:
     return max(STRIDE, int(side) - int(side) % STRIDE)
 
 
-def to_network_input(
-    image: RGBImage, size: tuple[int, int], device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    """HxWx3 uint8 RGB -> [1, 3, h, w] in [-1, 1] at the network input `size`."""
+def to_network_input(image: RGBImage, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """HxWx3 uint8 RGB, already at its network input size (`shrink`) -> [1, 3, H, W] in [-1, 1]."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
     if not image.flags.writeable:
         image = image.copy()  # torch.from_numpy warns on read-only arrays
     x = torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float()  # [1, 3, H, W]
-    if tuple(x.shape[2:]) != size:
-        x = F.interpolate(x, size=size, mode="area")
-    # Normalisation is linear, so applying it after the resize gives the reference's result.
     return ((x / 255.0 - 0.5) / 0.5).to(dtype)
 
 
@@ -72,21 +70,19 @@ def stretch_levels(matte: torch.Tensor, levels: tuple[float, float]) -> torch.Te
     return matte if (lo, hi) == NO_LEVELS else (matte - lo) / (hi - lo)
 
 
-def to_alpha(matte: torch.Tensor, height: int, width: int) -> Alpha:
-    """[1, 1, h, w] float32 matte -> [H, W] float32 alpha in [0, 1] at the photo's own size."""
-    if tuple(matte.shape[2:]) != (height, width):
-        shrinking = matte.shape[2] > height or matte.shape[3] > width
-        matte = F.interpolate(
-            matte, size=(height, width), mode="bilinear", align_corners=False, antialias=shrinking
-        )
-    alpha: Alpha = matte[0, 0].clamp(0.0, 1.0).cpu().numpy()
-    return np.ascontiguousarray(alpha, dtype=np.float32)
+def matte_head(net: nn.Module) -> Forward:
+    """MODNet's forward in inference mode, the matte head only: [B, 3, h, w] -> [B, 1, h, w]."""
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        matte: torch.Tensor = net(batch, True)[2]
+        return matte
+
+    return forward
 
 
 def predict_same_size(
-    net: nn.Module,
+    forward: Forward,
     images: Sequence[RGBImage],
-    size: tuple[int, int],
     *,
     device: torch.device,
     dtype: torch.dtype,
@@ -94,12 +90,26 @@ def predict_same_size(
     cpu_bf16: bool = False,
     channels_last: bool = False,
 ) -> list[Alpha]:
-    """Alphas for images that share the network input `size`, in one forward pass. `net` runs in
-    whatever mode it is in, on `device` with inputs of `dtype`; the caller chooses the grad mode."""
-    batch = torch.cat([to_network_input(im, size, device, dtype) for im in images])
+    """Low-resolution alphas (the network's own resolution, levels stretched, in [0, 1]) for images
+    already shrunk to one network input size, in one forward pass; `upsample` brings them to the
+    photo. `forward` is `matte_head(net)` or another runtime's; the caller chooses the grad mode."""
+    batch = torch.cat([to_network_input(im, device, dtype) for im in images])
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
-        matte = net(batch, True)[2].float()  # [B, 1, h, w]; True: inference, the matte head only
-    matte = stretch_levels(matte, levels)
-    return [to_alpha(matte[i : i + 1], im.shape[0], im.shape[1]) for i, im in enumerate(images)]
+        matte = forward(batch).float()  # [B, 1, h, w]
+    matte = stretch_levels(matte, levels).clamp_(0.0, 1.0).cpu()
+    return [np.ascontiguousarray(matte[i, 0].numpy(), dtype=np.float32) for i in range(len(images))]
+
+
+def predict_full_size(
+    net: nn.Module, image: RGBImage, inference_size: int, *, levels: tuple[float, float] = NO_LEVELS
+) -> Alpha:
+    """One photo the served way (shrink, network, levels, edge-aware upsampling) on whatever device
+    and dtype `net` is in: what training validation scores."""
+    parameter = next(net.parameters())
+    small = shrink(image, network_input_size(image.shape[0], image.shape[1], inference_size))
+    (alpha,) = predict_same_size(
+        matte_head(net), [small], device=parameter.device, dtype=parameter.dtype, levels=levels
+    )
+    return upsample(image, alpha)

@@ -2,7 +2,10 @@
 
 `ModnetEngine` satisfies `service.contract.MattingEngine` structurally and `create_engine` its
 `EngineFactory`; the service does not import torch. Pre- and postprocessing live in
-`model.preprocess`, shared with training validation.
+`model.preprocess`, shared with training validation. The engine runs the network only: the service
+shrinks each photo to `input_size` before queueing it and upsamples the low-resolution matte it gets
+back (`service.imaging.matte_scale`), both in its CPU pool. The forward pass runs on the runtime
+`cpu_runtime` picks (`model.runtime_select`: ONNX Runtime or torch on CPU, torch on CUDA).
 
 Errors: `ModelOutOfMemory` (a `service.contract.EngineOutOfMemory`, hence a `MemoryError`) when the
 device (or host) cannot allocate a batch. Anything else propagates unchanged and fails the batch.
@@ -23,13 +26,19 @@ from model.preprocess import (
     DEFAULT_INFERENCE_SIZE,
     NO_LEVELS,
     STRIDE,
+    Forward,
+    matte_head,
     network_input_size,
     predict_same_size,
 )
+from model.runtime_select import build_forward
 from model.weights import ModelInfo, load_modnet
 from service.contract import Alpha, EngineOutOfMemory, RGBImage
+from service.imaging.matte_scale import shrink
 
 log = logging.getLogger(__name__)
+
+SERVING_SHAPE = (1080, 1920)  # the photo size warm-up runs at: the typical request
 
 
 class ModelOutOfMemory(EngineOutOfMemory):
@@ -50,10 +59,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 class ModnetEngine:
-    """Batched MODNet inference: fp16 + channels_last on CUDA, fp32 on CPU.
+    """Batched MODNet inference: fp16 + channels_last on CUDA, fp32 (ONNX Runtime or torch) on CPU.
 
-    `predict_batch` groups its images by network input size (the `bucket_key`), so it is correct
-    even when handed a mixed batch, and splits groups larger than `max_batch_size`.
+    Images arrive at their network input size (`input_size`) and alphas leave at it. An image of
+    another size is shrunk here first (callers outside the service); `predict_batch` groups its
+    images by network input size (the `bucket_key`), so it is correct even when handed a mixed
+    batch, and splits groups larger than `max_batch_size`.
     """
 
     name = "modnet"
@@ -67,6 +78,8 @@ class ModnetEngine:
         inference_size: int = DEFAULT_INFERENCE_SIZE,
         max_batch_size: int = 16,
         cpu_bf16: bool = False,
+        forward: Forward | None = None,
+        runtime: str = "torch",
     ) -> None:
         if inference_size < STRIDE:
             raise ValueError(f"inference_size must be at least {STRIDE}, got {inference_size}")
@@ -91,11 +104,19 @@ class ModnetEngine:
         self._cpu_bf16 = cpu_bf16 and not self._cuda
         # CPU threads stay at torch's default (one per core): the batcher calls us from one thread.
         self._net: MODNet | None = net
+        # The runtime hook (model/runtime_select.py): `forward` replaces the network's own forward
+        # pass (ONNX Runtime on CPU); pre- and post-processing are the same for every runtime.
+        self._forward: Forward | None = forward or matte_head(net)
+        self.runtime = runtime if forward is not None else "torch"
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The network input (h, w) for a photo of that size; alphas come back at it."""
+        return network_input_size(height, width, self.inference_size)
 
     def bucket_key(self, image: RGBImage) -> tuple[int, int]:
         """The network input (h, w): MODNet's InstanceNorm makes padding change results, so only
         images resized to the same shape may share a batch."""
-        return network_input_size(image.shape[0], image.shape[1], self.inference_size)
+        return self.input_size(image.shape[0], image.shape[1])
 
     def predict_batch(self, images: Sequence[RGBImage]) -> list[Alpha]:
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -110,28 +131,28 @@ class ModnetEngine:
         return [alphas[i] for i in range(len(images))]
 
     def warmup(self) -> None:
-        """One forward at the typical size, so the first request does not pay kernel selection."""
-        side = self.inference_size
-        gray = np.full((side, side + side // 2, 3), 128, dtype=np.uint8)
+        """One forward at the serving shape (a 1080p photo's input), so the first request does not
+        pay kernel selection."""
+        gray = np.full((*self.input_size(*SERVING_SHAPE), 3), 128, dtype=np.uint8)
         self.predict_batch([gray])
         if self._cuda:
             torch.cuda.synchronize(self.device)
 
     def close(self) -> None:
         self._net = None
+        self._forward = None
         if self._cuda:
             torch.cuda.empty_cache()
 
     def _predict_same_size(self, images: Sequence[RGBImage], size: tuple[int, int]) -> list[Alpha]:
-        net = self._net
-        if net is None:
+        forward = self._forward
+        if forward is None:
             raise RuntimeError("the MODNet engine is closed")
         try:
             with torch.inference_mode():
                 return predict_same_size(
-                    net,
-                    images,
-                    size,
+                    forward,
+                    [shrink(image, size) for image in images],
                     device=self.device,
                     dtype=self.dtype,
                     levels=self.alpha_levels,
@@ -160,6 +181,8 @@ def create_engine(
     inference_size: int = 0,
     max_batch_size: int = 16,
     cpu_precision: str = "fp32",
+    cpu_runtime: str = "auto",
+    onnx_cache_dir: Path | None = None,
 ) -> ModnetEngine | None:
     """The service's MODNet factory: None when `weights_path` does not exist; raises
     `model.weights.WeightsError` for a corrupt or mismatched file, ValueError for a bad device.
@@ -167,7 +190,8 @@ def create_engine(
     `cpu_precision` ("fp32", "bf16" or "auto": bf16 where the CPU has it natively) applies on CPU
     only; CUDA always runs fp16. `inference_size` 0 means the size the weights were trained for
     (their metadata), else 512: a network trained on 320-pixel portraits is both better and faster
-    at 320 than at 512."""
+    at 320 than at 512. `cpu_runtime` ("auto", "torch", "onnx") picks what runs the forward pass on
+    CPU (model/runtime_select.py); `onnx_cache_dir` is where the ONNX export is cached."""
     weights_path = Path(weights_path)
     if not weights_path.exists():
         return None
@@ -177,7 +201,17 @@ def create_engine(
     if cpu_precision not in ("fp32", "bf16", "auto"):
         raise ValueError(f"cpu_precision must be fp32, bf16 or auto, got {cpu_precision!r}")
     bf16 = cpu_precision == "bf16" or (cpu_precision == "auto" and cpu_has_native_bf16())
-    log.info("MODNet %s on %s (inference size %d%s)", info.label, resolved, size, ", bf16" if bf16 else "")
+    runtime, forward = build_forward(
+        net.float(), cpu_runtime, device=resolved, bf16=bf16, cache_dir=onnx_cache_dir
+    )
+    log.info(
+        "MODNet %s on %s (inference size %d%s, runtime %s)",
+        info.label,
+        resolved,
+        size,
+        ", bf16" if bf16 else "",
+        runtime,
+    )
     return ModnetEngine(
         net,
         info,
@@ -185,6 +219,8 @@ def create_engine(
         inference_size=size,
         max_batch_size=max_batch_size,
         cpu_bf16=bf16,
+        forward=forward,
+        runtime=runtime,
     )
 
 

@@ -20,10 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Scope
 
-from service import api_docs, ui
+from service import api_docs, memory_trim, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
 from service.admission import Admission, AdmissionLimits, memory_budget_bytes
 from service.auth import ApiKeyMiddleware
+from service.batch_cap import measure_batch_cap
 from service.batcher import DynamicBatcher
 from service.config import Settings
 from service.contract import EngineName
@@ -32,6 +33,7 @@ from service.engines.loader import EngineSet, load_engines
 from service.error_response import ErrorShape, error_response
 from service.errors import ApiError, ErrorKind
 from service.imaging.bounds import decode_limits
+from service.imaging.matte_scale import Upsampling
 from service.limits import BodySizeLimitMiddleware
 from service.metrics import Metrics
 from service.pipeline import RemovalPipeline
@@ -76,9 +78,19 @@ def create_app(
         state = ServiceState(settings, metrics, pool, Admission(admission_limits(settings), metrics), videos)
         app.state.service = state
         starting = asyncio.create_task(_start_engines(state, engines), name="start-engines")
+        trimming = None
+        if settings.memory_trim_idle_s > 0 and memory_trim.AVAILABLE:
+            trimming = asyncio.create_task(
+                memory_trim.trim_when_idle(
+                    lambda: state.admission.in_flight, state.ready, settings.memory_trim_idle_s
+                ),
+                name="memory-trim",
+            )
         try:
             yield
         finally:
+            if trimming is not None:
+                trimming.cancel()
             await _drain(state, starting)
 
     app = FastAPI(
@@ -157,16 +169,22 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
         for name, batcher in state.batchers.items():
             if settings.warmup:
                 await asyncio.to_thread(batcher.engine.warmup)
+                if settings.measure_batch_cap and batcher.max_batch_size > 1:
+                    await _cap_batches(batcher)
+            state.metrics.batch_cap.labels(name).set(batcher.max_batch_size)
             batcher.start()
             state.metrics.model_ready.labels(name).set(1)
         _wire_queue_stats(state)
-        router = EngineRouter(state.batchers, state.metrics, modnet_error=engines.modnet_error)
+        router = EngineRouter(
+            state.batchers, state.metrics, state.cpu_pool, modnet_error=engines.modnet_error
+        )
         state.pipeline = RemovalPipeline(
             router,
             state.cpu_pool,
             max_pixels=settings.max_pixels,
             timeout_s=settings.request_timeout_s,
             limits=decode_limits(settings, None),
+            upsampling=Upsampling(settings.upsampling),
         )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})
@@ -194,6 +212,18 @@ def _wire_queue_stats(state: ServiceState) -> None:
     primary = state.batchers.get(EngineName.MODNET) or state.batchers[EngineName.GRABCUT]
     if isinstance(primary.engine, TimedEngine):
         state.admission.queue = primary.engine
+
+
+async def _cap_batches(batcher: DynamicBatcher) -> None:
+    """max_batch_size is a ceiling: the cap is where per-item cost stopped falling at warm-up. A
+    failure to measure (the engine failing a large batch) keeps the ceiling."""
+    name, ceiling = batcher.engine.name, batcher.max_batch_size
+    try:
+        measured = await asyncio.to_thread(measure_batch_cap, batcher.engine, ceiling)
+    except Exception:
+        log.exception("measuring the %s batch cap failed; keeping %d", name, ceiling)
+        return
+    batcher.max_batch_size = measured.cap
 
 
 async def _drain(state: ServiceState, starting: asyncio.Task[None]) -> None:

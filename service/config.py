@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         description="MODNet arithmetic on CPU (CUDA is always fp16): bf16 is ~35 % faster where the CPU "
         "has it natively but costs matte quality; auto = bf16 only on such CPUs.",
     )
+    cpu_runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="What runs MODNet's forward pass on CPU: onnx = ONNX Runtime on a graph exported "
+        "from the weights at start-up (cached under XDG_CACHE_HOME; same mattes, several times faster "
+        "than torch fp32), torch = the torch network; auto = onnx when installed and fp32, else torch.",
+    )
+    upsampling: Literal["guided", "bilinear"] = Field(
+        "guided",
+        description="How MODNet's low-resolution matte is brought to the photo's size: guided = edge-aware "
+        "(the guided filter's coefficients applied to the full-resolution photo; edges land on the photo's "
+        "edges), bilinear = plain interpolation (edges blurred by the scale factor).",
+    )
+    measure_batch_cap: bool = Field(
+        True,
+        description="At warm-up, time batches of 1, 2, 4, ... up to max_batch_size on the serving shape and "
+        "cap batches where the per-item cost stops falling (1 on a small CPU); false = max_batch_size.",
+    )
     warmup: bool = Field(True, description="Run each engine once before reporting ready.")
     require_modnet: bool = Field(
         False, description="Stay unready (instead of serving GrabCut only) when MODNet cannot be loaded."
@@ -87,6 +104,13 @@ class Settings(BaseSettings):
     )
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
+
+    memory_trim_idle_s: float = Field(
+        5.0,
+        ge=0,
+        description="Return freed heap to the OS (glibc malloc_trim) once the engines are ready and after "
+        "each spell of work once no request has been in flight for this long; 0 = never.",
+    )
 
     # --- limits
     max_upload_bytes: int = Field(

@@ -20,7 +20,8 @@ RGBImage = npt.NDArray[np.uint8]
 """H x W x 3, RGB, uint8, C-contiguous, EXIF orientation already applied."""
 
 Alpha = npt.NDArray[np.float32]
-"""H x W, float32 in [0, 1], same H and W as the image it was predicted from."""
+"""H x W, float32 in [0, 1]: an engine's at the size of the image it was given (its `input_size`),
+the pipeline's at the photo's size."""
 
 
 class EngineName(StrEnum):
@@ -53,15 +54,22 @@ class MattingEngine(Protocol):
     name: str
     model_id: str
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (h, w) the engine reads a photo of that size at. The service shrinks the photo to it
+        in its CPU pool before queueing (so batches hold equal shapes and the engine thread runs
+        the network only), and `predict_batch` returns alphas at that size, which the service
+        brings back to the photo's size (edge-aware). (height, width) itself: full resolution."""
+        ...
+
     def bucket_key(self, image: RGBImage) -> Hashable:
         """Items batch together only when their keys are equal (e.g. MODNet's input tensor shape,
         since its InstanceNorm makes padding change results)."""
         ...
 
     def predict_batch(self, images: Sequence[RGBImage]) -> list[Alpha]:
-        """One alpha per image, in order. Blocking; called from one worker thread at a time.
-        Raises `EngineOutOfMemory` when the device cannot hold the batch, `EngineError` (or any
-        exception) otherwise, to fail the whole batch."""
+        """One alpha per image, in order, each at `input_size` of its image. Blocking; called from
+        one worker thread at a time. Raises `EngineOutOfMemory` when the device cannot hold the
+        batch, `EngineError` (or any exception) otherwise, to fail the whole batch."""
         ...
 
     def warmup(self) -> None:
@@ -85,4 +93,5 @@ class EngineFactory(Protocol):
         inference_size: int,
         max_batch_size: int,
         cpu_precision: str,
+        cpu_runtime: str,
     ) -> MattingEngine | None: ...

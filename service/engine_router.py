@@ -1,17 +1,24 @@
 """Which engine serves an image, and what happens when it fails: the pipeline asks the router for
 an alpha and gets back the alpha, the engine that made it, its model id and, when MODNet failed for
-the item and GrabCut redid it, the reason."""
+the item and GrabCut redid it, the reason.
+
+The photo is shrunk to the chosen engine's `input_size` in the CPU pool before it is queued, so
+the batcher's buckets hold equal shapes and the engine thread runs the network only; the alpha
+comes back at that size (GrabCut's at full resolution) and the pipeline upsamples it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from service.batcher import BatcherClosedError, DynamicBatcher, EngineStalledError, Priority, QueueFullError
 from service.contract import Alpha, EngineName, EngineOutOfMemory, RGBImage
 from service.deadline import within
 from service.errors import ApiError, ErrorKind
+from service.imaging.matte_scale import shrink
 from service.imaging.options import EngineChoice
 from service.metrics import Metrics
 
@@ -20,11 +27,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Routed:
-    alpha: Alpha
+    alpha: Alpha  # at the engine's input size; the pipeline brings it to the photo's
     engine: EngineName
     model_id: str
     # "out_of_memory" | "engine_timeout" | "engine_error" when GrabCut stood in
     fallback_reason: str | None = None
+    engine_input: RGBImage | None = None  # the photo shrunk to the engine's input (None: full size)
 
 
 class EngineRouter:
@@ -32,13 +40,16 @@ class EngineRouter:
         self,
         batchers: Mapping[EngineName, DynamicBatcher],
         metrics: Metrics,
+        cpu_pool: Executor | None = None,
         *,
         modnet_error: str | None = None,
     ) -> None:
+        """`cpu_pool` runs the shrink to an engine's input (None: the event loop's default pool)."""
         if EngineName.GRABCUT not in batchers:
             raise ValueError("GrabCut, the fallback, must always be served")
         self._batchers = batchers
         self._metrics = metrics
+        self._cpu_pool = cpu_pool
         self.modnet_error = modnet_error  # why MODNet is absent, for /readyz and engine=modnet
 
     @property
@@ -47,6 +58,10 @@ class EngineRouter:
 
     def model_ids(self) -> dict[str, str]:
         return {name.value: self.model_id(name) for name in self._batchers}
+
+    def batch_caps(self) -> dict[str, int]:
+        """Most items per engine call, as measured at warm-up (service.batch_cap)."""
+        return {name.value: batcher.max_batch_size for name, batcher in self._batchers.items()}
 
     def stalled_engines(self) -> list[EngineName]:
         """Engines whose batcher has a call hung past its stall timeout (/readyz turns 503)."""
@@ -84,8 +99,13 @@ class EngineRouter:
 
     async def _through(self, name: EngineName, rgb: RGBImage, deadline: float, priority: Priority) -> Routed:
         batcher = self._batchers[name]
+        size = batcher.engine.input_size(rgb.shape[0], rgb.shape[1])
+        small = None
+        if size != rgb.shape[:2]:
+            loop = asyncio.get_running_loop()
+            small = await within(deadline, loop.run_in_executor(self._cpu_pool, shrink, rgb, size))
         try:
-            future = batcher.submit(rgb, priority)
+            future = batcher.submit(rgb if small is None else small, priority)
         except QueueFullError:
             self._metrics.rejected.labels("queue_full").inc()
             raise ApiError(
@@ -102,7 +122,7 @@ class EngineRouter:
             alpha = await within(deadline, future)
         except BatcherClosedError:
             raise ApiError(ErrorKind.NOT_READY, "server shut down before this request ran") from None
-        return Routed(alpha, name, batcher.engine.model_id)
+        return Routed(alpha, name, batcher.engine.model_id, engine_input=small)
 
 
 def _fallback_reason(exc: Exception) -> str:

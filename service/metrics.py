@@ -84,6 +84,13 @@ class Metrics:
             "Estimated working memory reserved by the requests in progress (against the budget).",
             registry=r,
         )
+        self.batch_cap = Gauge(
+            "bgremove_batch_cap",
+            "Most items per engine call: where per-item cost stopped falling at warm-up (at most "
+            "max_batch_size).",
+            ["engine"],
+            registry=r,
+        )
         self.model_ready = Gauge(
             "bgremove_model_ready",
             "1 when the engine is loaded and warmed up.",

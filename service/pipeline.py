@@ -1,9 +1,10 @@
-"""One removal, end to end: decode -> engine (through the router and its batchers) -> matte
-post-processing -> encode.
+"""One removal, end to end: decode -> shrink to the engine's input -> engine (through the router
+and its batchers) -> upsampling to the photo -> matte post-processing -> encode.
 
-CPU work (decode, colour estimation, refinement, encode) runs in the CPU pool so the event loop
-never blocks; engine work goes through the engine router, which also redoes an item with GrabCut
-when MODNet fails for it (the result says so).
+CPU work (decode, the shrink, upsampling, colour estimation, encode) runs in the CPU pool so the
+event loop never blocks and the engine thread runs the network only; engine work goes through the
+engine router, which also redoes an item with GrabCut (at full resolution) when MODNet fails for
+it (the result says so).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from functools import partial
 
-from service.contract import Alpha, EngineName, RGBImage
+from service.contract import EngineName, RGBImage
 from service.deadline import within
-from service.engine_router import EngineRouter
+from service.engine_router import EngineRouter, Routed
 from service.imaging.bounds import DecodeLimits
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable
 from service.imaging.finish import Finished, finish
 from service.imaging.foreground import estimate_foreground
 from service.imaging.framing_options import Box
+from service.imaging.matte_scale import Upsampling, upsample
 from service.imaging.options import EngineChoice, OutputKind, OutputOptions, Refinement
-from service.imaging.refine import refine_with_trimap
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RemovalPipeline:
     max_pixels: int
     timeout_s: float
     limits: DecodeLimits  # side, aspect ratio, JPEG scans, memory cap; the request adds its options
+    upsampling: Upsampling = Upsampling.GUIDED  # low-resolution matte -> photo size
 
     async def run(self, data: bytes, choice: EngineChoice, options: OutputOptions) -> RemovalResult:
         deadline = time.monotonic() + self.timeout_s
@@ -57,7 +59,8 @@ class RemovalPipeline:
         check_renderable(rgb.shape[1], rgb.shape[0], options)
         routed = await self.router.predict(rgb, choice, deadline)
         finished = await within(
-            deadline, loop.run_in_executor(self.cpu_pool, _finish, rgb, routed.alpha, options)
+            deadline,
+            loop.run_in_executor(self.cpu_pool, _finish, rgb, routed, options, self.upsampling),
         )
         return RemovalResult(
             rendered=finished.rendered,
@@ -70,9 +73,12 @@ class RemovalPipeline:
         )
 
 
-def _finish(rgb: RGBImage, alpha: Alpha, options: OutputOptions) -> Finished:
-    if options.refine is Refinement.TRIMAP:
-        alpha = refine_with_trimap(rgb, alpha)
+def _finish(rgb: RGBImage, routed: Routed, options: OutputOptions, upsampling: Upsampling) -> Finished:
+    # `refine=trimap` is an alias of the default guided upsampling (docs/benchmarks.md, "Matte
+    # upsampling": the separate trimap re-solve no longer helped once the matte is upsampled guided).
+    trimap = options.refine is Refinement.TRIMAP
+    method = Upsampling.GUIDED if trimap else upsampling
+    alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input)
     foreground = None
     if options.decontaminate and options.output is not OutputKind.MASK:
         foreground = estimate_foreground(rgb, alpha)

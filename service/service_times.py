@@ -36,6 +36,9 @@ class TimedEngine:
     def bucket_key(self, image: RGBImage) -> Hashable:
         return self.inner.bucket_key(image)
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.inner.input_size(height, width)
+
     def predict_batch(self, images: Sequence[RGBImage]) -> list[Alpha]:
         with self._lock:
             self.in_engine += len(images)

@@ -23,7 +23,12 @@ from tests.locations import REPO
 
 
 def make_settings(**overrides: Any) -> Settings:
-    base: dict[str, Any] = {"weights_path": REPO / "does-not-exist.safetensors", "cpu_workers": 2}
+    # Fakes cost nothing, so a measured batch cap would be noise: tests that want it turn it on.
+    base: dict[str, Any] = {
+        "weights_path": REPO / "does-not-exist.safetensors",
+        "cpu_workers": 2,
+        "measure_batch_cap": False,
+    }
     base.update(overrides)
     return Settings(**base)
 

@@ -21,6 +21,7 @@ from model.training.failure_report import CATEGORY_ORDER, CategoryRow, category_
 from model.training.label_store import LabelStore
 from model.training.paths import Locations
 from model.training.validation import AlphaFn, Scores, ValPhoto, load_val_photos, photo_scores
+from service.imaging.matte_scale import matte_at_full_size
 
 Image = npt.NDArray[np.uint8]
 
@@ -98,7 +99,7 @@ def modnet_alpha_fn(cfg: TrainConfig, loc: Locations, size: int, weights: Path |
         engine = ModnetEngine(net, info, device=pick_device(), inference_size=size, max_batch_size=1)
         label = f"MODNet run {cfg.run} ({source})"
     return (
-        lambda image: engine.predict_batch([image])[0]
+        lambda image: matte_at_full_size(engine, image)
     ), f"{label}, inference size {engine.inference_size}"
 
 

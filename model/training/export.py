@@ -35,6 +35,7 @@ from model.training.torch_setup import new_network, pick_device
 from model.training.training_data import parse_category_weights
 from model.training.validation import Scores
 from model.weights import ModelInfo, load_modnet, save_safetensors
+from service.imaging.matte_scale import matte_at_full_size
 
 MAX_BYTES = 16 * 1024 * 1024
 SWEEP_FACTORS = (0.8, 1.0, 1.2, 1.6)  # inference sizes the card compares, relative to the shipped one
@@ -117,7 +118,7 @@ def fitted_levels(net: MODNet, loc: Locations, size: int, limits: str = "") -> t
         copy.deepcopy(net), info, device=pick_device(), inference_size=size, max_batch_size=1
     )
     photos = labelled_training_photos(loc, load_split(loc), parse_category_weights(limits), log=False)
-    return fit_alpha_levels(lambda image: engine.predict_batch([image])[0], photos)
+    return fit_alpha_levels(lambda image: matte_at_full_size(engine, image), photos)
 
 
 def training_wall_seconds(log_path: Path) -> float | None:

@@ -1,6 +1,6 @@
 """Run a MODNet on whole photos exactly as the service does: the same `model.preprocess` functions
-as `model.serving.ModnetEngine` (input-size rule, 'area' resize then normalisation, output levels,
-bilinear back to the photo), so validation scores what will be served.
+as `model.serving.ModnetEngine` (input-size rule, 'area' resize on uint8, normalisation, output
+levels, edge-aware upsampling to the photo), so validation scores what will be served.
 
 Training validation calls this on the live EMA module, which `model.serving.ModnetEngine` cannot
 take (it converts the module it is given to its serving dtype in place); `eval` uses the engine.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from model.preprocess import NO_LEVELS, network_input_size, predict_same_size
+from model.preprocess import NO_LEVELS, predict_full_size
 from service.contract import Alpha, RGBImage
 
 
@@ -22,8 +22,4 @@ def predict_alpha(
     """Alpha (H x W float32) for one RGB photo; `net` is used in whatever mode and dtype it is in.
     `levels` are the weights' fitted output levels, where they have them (a network in training
     has none yet)."""
-    parameter = next(net.parameters())
-    in_size = network_input_size(image.shape[0], image.shape[1], size)
-    return predict_same_size(
-        net, [image], in_size, device=parameter.device, dtype=parameter.dtype, levels=levels
-    )[0]
+    return predict_full_size(net, image, size, levels=levels)

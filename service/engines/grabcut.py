@@ -154,6 +154,9 @@ class GrabCutEngine:
         self.iterations = iterations
         self._detector = PersonDetector()
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width  # full resolution: the guided filter softens its edges on the photo
+
     def bucket_key(self, image: RGBImage) -> Hashable:
         return "grabcut"  # one image at a time: any images may share a batch
 

@@ -48,6 +48,7 @@ def load_engines(settings: Settings) -> EngineSet:
             inference_size=settings.inference_size,
             max_batch_size=settings.max_batch_size,
             cpu_precision=settings.cpu_precision,
+            cpu_runtime=settings.cpu_runtime,
         )
     except Exception as exc:  # a broken model must not take the GrabCut service down with it
         log.exception("MODNet failed to load from %s", settings.weights_path)

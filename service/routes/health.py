@@ -36,6 +36,7 @@ async def readyz(request: Request) -> JSONResponse:
         "status": "ready",
         "engines": router.model_ids(),
         "default_engine": router.default_engine.value,
+        "batch_caps": router.batch_caps(),
         "modnet_unavailable_reason": router.modnet_error,
     }
     return JSONResponse(body)

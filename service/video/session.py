@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from functools import partial
 
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from service.batcher import Priority
 from service.contract import Alpha, EngineName, RGBImage
 from service.engine_router import EngineRouter
 from service.errors import ApiError, ErrorKind
+from service.imaging.matte_scale import Upsampling, upsample
 from service.imaging.options import EngineChoice, parse_enum, parse_hex_color
 from service.metrics import Metrics
 from service.state import ServiceState
@@ -46,14 +48,19 @@ def parse_clip_options(params: dict[str, str]) -> tuple[EngineChoice, ClipOption
     return engine, options
 
 
-def matte_through_router(router: EngineRouter, engine: EngineName, timeout_s: float) -> MatteFrame:
-    """One frame -> its alpha, through the router and the batcher photos use, behind the photos
-    (`Priority.FILL`). Each frame has the request timeout from when it is submitted."""
+def matte_through_router(
+    router: EngineRouter, engine: EngineName, timeout_s: float, upsampling: Upsampling, cpu_pool: Executor
+) -> MatteFrame:
+    """One frame -> its alpha at the frame's size, through the router and the batcher photos use,
+    behind the photos (`Priority.FILL`), upsampled in the CPU pool as the photo pipeline does (so a
+    frame gets the matte the same still would). Each frame has the request timeout from when it is
+    submitted."""
     choice = EngineChoice(engine.value)
 
     async def matte(rgb: RGBImage) -> Alpha:
         routed = await router.predict(rgb, choice, time.monotonic() + timeout_s, Priority.FILL)
-        return routed.alpha
+        scale = partial(upsample, rgb, routed.alpha, upsampling, guide_small=routed.engine_input)
+        return await asyncio.get_running_loop().run_in_executor(cpu_pool, scale)
 
     return matte
 
@@ -87,7 +94,13 @@ class VideoSession:
         }
 
     async def body(self) -> AsyncIterator[bytes]:
-        matte = matte_through_router(self.router, self.engine, self.state.settings.request_timeout_s)
+        matte = matte_through_router(
+            self.router,
+            self.engine,
+            self.state.settings.request_timeout_s,
+            Upsampling(self.state.settings.upsampling),
+            self.state.cpu_pool,
+        )
         try:
             async for chunk in self.job.stream(matte):
                 if chunk:

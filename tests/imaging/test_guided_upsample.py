@@ -21,7 +21,8 @@ def _scene(height: int = 360, width: int = 480) -> tuple[np.ndarray, np.ndarray]
 
 def test_guided_upsampling_puts_the_edge_on_the_photos_edge() -> None:
     image, truth = _scene()
-    small = np.asarray(cv2.resize(truth, (120, 90), interpolation=cv2.INTER_AREA), np.float32)  # 4x smaller
+    # the network's view, 4x smaller
+    small = np.asarray(cv2.resize(truth, (120, 90), interpolation=cv2.INTER_AREA), np.float32)
     bilinear = cv2.resize(small, (480, 360), interpolation=cv2.INTER_LINEAR)
     guided = np.clip(guided_upsample(image, small, radius=2, eps=1e-3), 0, 1)
     assert guided.shape == truth.shape and guided.dtype == np.float32

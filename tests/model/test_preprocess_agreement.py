@@ -15,6 +15,7 @@ from model.modnet import MODNet
 from model.serving import ModnetEngine
 from model.training.inference import predict_alpha
 from model.weights import ModelInfo
+from service.imaging.matte_scale import matte_at_full_size
 
 SIZE = 128
 LEVELS = (0.03, 0.91)
@@ -46,7 +47,7 @@ def test_training_and_serving_mattes_agree(
     info = dataclasses.replace(INFO, alpha_levels=levels)
     # The engine converts the module it is given in place; training keeps using its own.
     engine = ModnetEngine(copy.deepcopy(net), info, device=torch.device("cpu"), inference_size=SIZE)
-    served = engine.predict_batch([photo])[0]
+    served = matte_at_full_size(engine, photo)  # shrink, engine, upsample: the pipeline's way
     validated = predict_alpha(net, photo, SIZE, levels=levels or (0.0, 1.0))
     assert validated.shape == served.shape == shape
     assert validated.dtype == served.dtype == np.float32

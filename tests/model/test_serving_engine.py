@@ -20,6 +20,7 @@ from model.serving import (
 )
 from model.weights import ModelInfo, WeightsError, save_safetensors
 from service.contract import EngineOutOfMemory, MattingEngine
+from service.imaging.matte_scale import matte_at_full_size
 
 INFO = ModelInfo(name="modnet-test", version="v0", sha256_prefix="00000000")
 SIZE = 128  # small inference size keeps the real network fast on CPU; the logic is size-independent
@@ -103,8 +104,10 @@ def test_result_in_a_batch_equals_result_alone(engine: ModnetEngine) -> None:
 
 @pytest.mark.parametrize("shape", [(333, 517), (1, 300), (2000, 7), (64, 64)])
 def test_alpha_has_the_input_shape_and_range(engine: ModnetEngine, shape: tuple[int, int]) -> None:
+    # The engine answers at its network input size; the pipeline upsamples to the photo.
     (alpha,) = engine.predict_batch([_image(*shape, seed=5)])
-    assert alpha.shape == shape
+    assert alpha.shape == engine.input_size(*shape)
+    assert matte_at_full_size(engine, _image(*shape, seed=5)).shape == shape
     assert alpha.dtype == np.float32
     assert alpha.flags.c_contiguous
     assert alpha.min() >= 0.0 and alpha.max() <= 1.0
@@ -120,7 +123,7 @@ def test_mixed_batch_is_grouped_by_bucket_split_by_max_batch_size_and_kept_in_or
     finally:
         hook.remove()
     assert sorted(seen) == sorted([(2, 3, 128, 192), (2, 3, 128, 192), (1, 3, 96, 128)])
-    assert [a.shape for a in alphas] == [img.shape[:2] for img in images]
+    assert [a.shape for a in alphas] == [engine.input_size(*img.shape[:2]) for img in images]
     assert np.abs(alphas[3] - engine.predict_batch([images[3]])[0]).max() <= 1 / 255
 
 
@@ -141,13 +144,13 @@ def test_cuda_out_of_memory_becomes_model_out_of_memory(engine: ModnetEngine, ne
     def exhausted(*_args: object, **_kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    engine._net = exhausted  # type: ignore[assignment]
+    working, engine._forward = engine._forward, exhausted  # type: ignore[assignment]
     with pytest.raises(ModelOutOfMemory) as err:
         engine.predict_batch([_image(64, 64, 1)])
     assert isinstance(err.value, EngineOutOfMemory)  # what the service catches, as a MemoryError
     assert isinstance(err.value, MemoryError)
-    engine._net = net
-    assert engine.predict_batch([_image(64, 64, 1)])[0].shape == (64, 64)
+    engine._forward = working
+    assert engine.predict_batch([_image(64, 64, 1)])[0].shape == engine.input_size(64, 64)
 
 
 def test_warmup_and_close(engine: ModnetEngine) -> None:
@@ -164,7 +167,10 @@ def test_create_engine_returns_none_without_weights(tmp_path: Path) -> None:
 def test_create_engine_loads_an_exported_safetensors(tmp_path: Path, net: MODNet) -> None:
     path = tmp_path / "modnet_people.safetensors"
     save_safetensors(net, path, {"name": "modnet-people", "version": "v1"}, dtype=torch.float32)
-    loaded = create_engine(weights_path=path, device="cpu", inference_size=SIZE, max_batch_size=4)
+    # torch runtime: this is about the weights round trip, bit for bit (ONNX: test_onnx_runtime.py)
+    loaded = create_engine(
+        weights_path=path, device="cpu", inference_size=SIZE, max_batch_size=4, cpu_runtime="torch"
+    )
     assert loaded is not None
     assert loaded.model_id.startswith("modnet-people-v1 (sha256:")
     image = _image(150, 210, 7)
