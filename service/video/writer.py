@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -61,7 +62,8 @@ class WebmWriter:
     ) -> None:
         self._sink = _Chunks()
         self._out = av.open(self._sink, mode="w", format="webm", options=_WEBM_OPTIONS)
-        self._video: av.VideoStream = self._out.add_stream("libvpx-vp9")  # type: ignore[assignment]
+        # cast: PyAV's stubs type add_stream's result per version (a plain Stream in 16.x).
+        self._video = cast(av.VideoStream, self._out.add_stream("libvpx-vp9"))
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuva420p" if alpha else "yuv420p"
         # The input's time base, so frame timestamps go through unchanged (WebM then stores them in
