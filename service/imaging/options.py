@@ -48,9 +48,11 @@ def parse_hex_color(value: str) -> RGB:
     match = _HEX.match(value.strip())
     if match is None:
         # Pillow's table is the CSS Color Module's named colours (remove.bg accepts names too).
-        named = ImageColor.colormap.get(value.strip().lower()) if value.strip().isalpha() else None
-        if isinstance(named, str):
-            red, green, blue = ImageColor.getrgb(named)[:3]
+        name = value.strip().lower()
+        # By name, not by the table's value: Pillow's getrgb replaces a name's "#rrggbb" entry in
+        # `colormap` with the converted tuple after its first use anywhere in the process.
+        if name.isalpha() and name in ImageColor.colormap:
+            red, green, blue = ImageColor.getrgb(name)[:3]
             return red, green, blue
         raise ApiError(
             ErrorKind.INVALID_PARAMETER,
