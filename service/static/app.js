@@ -3,7 +3,11 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const EXTENSIONS = { "image/png": "png", "image/webp": "webp", "image/jpeg": "jpg", "application/zip": "zip" };
+const EXTENSIONS = {
+  "image/png": "png", "image/webp": "webp", "image/jpeg": "jpg", "application/zip": "zip", "video/webm": "webm",
+};
+// A clip goes to POST /remove-background/video and plays back in the page (WebM; VP9 with alpha for rgba).
+const isVideo = (file) => Boolean(file && file.type && file.type.startsWith("video/"));
 
 let currentFile = null;
 let originalUrl = null;
@@ -55,6 +59,14 @@ function requestUrl(outputOverride) {
   return "remove-background?" + params.toString();
 }
 
+function videoUrl() {
+  const output = $("output").value === "zip" ? "rgba" : $("output").value; // a clip has no ZIP output
+  const params = new URLSearchParams({ output });
+  if (output === "composite") params.set("bg_color", $("bg-color").value);
+  if ($("engine").value !== "auto") params.set("engine", $("engine").value);
+  return "remove-background/video?" + params.toString();
+}
+
 async function describeError(response) {
   let code = "http_" + response.status;
   let message = response.statusText || "request failed";
@@ -80,6 +92,7 @@ function clearOriginal() {
 
 function showOriginal(file) {
   clearOriginal(); // the previous image's size must not stay on screen while this one loads
+  if (isVideo(file)) return; // the result plays below; the original stays with the user
   originalUrl = replaceUrl(originalUrl, file);
   const img = $("original-img");
   img.onload = () => { $("original-size").textContent = `${img.naturalWidth} × ${img.naturalHeight}`; };
@@ -110,6 +123,8 @@ function clearResult() {
   resultUrl = replaceUrl(resultUrl, null);
   $("result-img").hidden = true;
   $("result-img").removeAttribute("src");
+  $("result-video").hidden = true;
+  $("result-video").removeAttribute("src");
   $("result-note").hidden = true;
   $("download").hidden = true;
   $("result-meta").textContent = "";
@@ -148,6 +163,26 @@ async function showResult(response, blob) {
   await img.decode(); // "done" only once the result is really displayable
 }
 
+async function showVideoResult(response, blob) {
+  resultUrl = replaceUrl(resultUrl, blob);
+  const stem = currentFile.name.replace(/\.[^.]+$/, "") || "clip";
+  const download = $("download");
+  download.href = resultUrl;
+  download.download = `${stem}-${$("output").value === "zip" ? "rgba" : $("output").value}.webm`;
+  download.hidden = false;
+  const frames = response.headers.get("X-Video-Frames");
+  const engine = response.headers.get("X-Engine") || "?";
+  $("result-meta").textContent = [frames ? `${frames} frames` : "", engine].filter(Boolean).join(" · ");
+  const video = $("result-video");
+  const playable = new Promise((resolve, reject) => {
+    video.onloadeddata = resolve;
+    video.onerror = () => reject(new Error("this browser cannot play the result"));
+  });
+  video.src = resultUrl;
+  video.hidden = false;
+  await playable; // "done" only once the first frame is displayable
+}
+
 async function run() {
   if (!currentFile) return;
   if (inFlight) inFlight.abort();
@@ -158,7 +193,10 @@ async function run() {
   setStatus("working", `Removing the background of ${currentFile.name}…`);
 
   try {
-    const response = await fetch(requestUrl(), { method: "POST", body: formFor(currentFile), headers: apiHeaders(), signal: controller.signal });
+    const video = isVideo(currentFile);
+    const url = video ? videoUrl() : requestUrl();
+    const body = formFor(currentFile, video ? "video" : "image");
+    const response = await fetch(url, { method: "POST", body, headers: apiHeaders(), signal: controller.signal });
     if (controller !== inFlight) return; // a newer choice replaced this request
     if (!response.ok) {
       if (response.status === 401) {
@@ -170,8 +208,12 @@ async function run() {
     }
     const blob = await response.blob();
     if (controller !== inFlight) return; // a newer request replaced this one
-    await showResult(response, blob);
-    $("compare-button").disabled = false;
+    if (video) {
+      await showVideoResult(response, blob);
+    } else {
+      await showResult(response, blob);
+      $("compare-button").disabled = false; // compare is for photos
+    }
     setStatus("done", "Done.");
   } catch (err) {
     if (err.name === "AbortError") return;
@@ -181,9 +223,9 @@ async function run() {
   }
 }
 
-function formFor(file) {
+function formFor(file, field = "image") {
   const body = new FormData();
-  body.append("image", file, file.name);
+  body.append(field, file, file.name);
   return body;
 }
 
@@ -235,9 +277,9 @@ function forget() {
 
 function choose(file) {
   if (!file) return;
-  if (file.type && !file.type.startsWith("image/")) {
+  if (file.type && !file.type.startsWith("image/") && !isVideo(file)) {
     forget();
-    setStatus("error", `${file.name} is not an image.`);
+    setStatus("error", `${file.name} is not an image or a video.`);
     return;
   }
   currentFile = file;

@@ -167,3 +167,33 @@ def test_edge_and_crop_controls_compare_and_errors(app_url: str, tmp_path: Path)
         )
         assert json.loads(left) == {"size": "", "orig": True, "result": True, "compare": True}
         assert page.exceptions() == []
+
+
+def test_a_clip_plays_back_cut_out(app_url: str, tmp_path: Path) -> None:
+    from tests.video.clips import encode_clip, moving_crop
+
+    clip = tmp_path / "pan.webm"
+    clip.write_bytes(encode_clip(moving_crop(frames=8)))  # 160 x 120, VP9 in WebM
+    with chromium_page(offline=True) as page:
+        page.send("Page.navigate", {"url": f"{app_url}/"})
+        page.wait_for("document.readyState === 'complete' && !!document.getElementById('file')")
+        page.set_file_input("#file", clip)
+        page.wait_for("['done', 'error'].includes(document.body.dataset.state)", timeout=90)
+        shown = json.loads(
+            page.evaluate(
+                "JSON.stringify({state: document.body.dataset.state,"
+                " status: document.getElementById('status').textContent,"
+                " hidden: document.getElementById('result-video').hidden,"
+                " w: document.getElementById('result-video').videoWidth,"
+                " h: document.getElementById('result-video').videoHeight,"
+                " ready: document.getElementById('result-video').readyState,"
+                " meta: document.getElementById('result-meta').textContent,"
+                " download: document.getElementById('download').download})"
+            )
+        )
+        assert shown["state"] == "done", shown["status"]
+        assert (shown["hidden"], shown["w"], shown["h"]) == (False, 160, 120)
+        assert shown["ready"] >= 2 and shown["meta"].startswith("8 frames")
+        assert shown["download"] == "pan-rgba.webm"
+        assert any("remove-background/video" in url for url in page.requested_urls())
+        assert page.exceptions() == []
