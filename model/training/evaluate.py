@@ -17,7 +17,7 @@ import numpy.typing as npt
 from model.training import checkpoint
 from model.training.config import TrainConfig
 from model.training.data_sources import load_split
-from model.training.failure_report import CATEGORY_ORDER, CategoryRow, category_rows, on_image
+from model.training.failure_report import CategoryRow, by_category, category_rows, on_image
 from model.training.label_store import LabelStore
 from model.training.paths import Locations
 from model.training.validation import AlphaFn, Scores, ValPhoto, load_val_photos, photo_scores
@@ -144,8 +144,7 @@ def category_report(
         grabcut_fn, grabcut_label = grabcut_alpha_fn()
         rows += category_rows("Teacher: RVM MobileNetV3 (not shipped)", teacher, photos, timed=False)
         rows += category_rows(grabcut_label, on_image(grabcut_fn), photos)
-    order = {category: i for i, category in enumerate(CATEGORY_ORDER)}
-    return sorted(rows, key=lambda row: order.get(row.category, 99))  # stable: methods stay in order
+    return by_category(rows)
 
 
 def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]) -> list[Row]:

@@ -178,7 +178,9 @@ def export_weights(
     if target.is_file() and not force:
         # The shipped weights never get worse: the candidate must beat the file it would replace,
         # scored the same way (full-size validation photos, through the service's engine).
-        shipped = evaluate_all(run_cfg, loc, 0, target)[0]
+        # MODNet's row alone (at the file's own inference size): the teacher and GrabCut rows are
+        # already known and would only be recomputed.
+        (shipped,) = size_sweep(run_cfg, loc, target, [0])
         if not Scores(modnet.iou, modnet.mae).better_than(Scores(shipped.iou, shipped.mae)):
             print(
                 f"export refused: candidate IoU {modnet.iou:.4f} / MAE {modnet.mae:.4f} does not beat "

@@ -115,8 +115,7 @@ def category_rows(
         seconds[photo.category] = seconds.get(photo.category, 0.0) + time.perf_counter() - started
         per_category.setdefault(photo.category, []).append(measure(alpha, photo))
     rows = []
-    order = {category: i for i, category in enumerate(CATEGORY_ORDER)}
-    for category in sorted(per_category, key=lambda c: order.get(c, len(order))):
+    for category in per_category:
         items = per_category[category]
         rows.append(
             CategoryRow(
@@ -131,7 +130,13 @@ def category_rows(
                 seconds[category] / len(items) if timed else None,
             )
         )
-    return rows
+    return by_category(rows)
+
+
+def by_category(rows: Sequence[CategoryRow]) -> list[CategoryRow]:
+    """Rows in CATEGORY_ORDER; stable, so methods keep their order within a category."""
+    order = {category: i for i, category in enumerate(CATEGORY_ORDER)}
+    return sorted(rows, key=lambda row: order.get(row.category, len(order)))
 
 
 def markdown(rows: Sequence[CategoryRow]) -> str:
