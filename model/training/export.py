@@ -32,7 +32,7 @@ from model.training.failure_report import markdown as failure_markdown
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
 from model.training.torch_setup import new_network, pick_device
-from model.training.training_data import parse_category_weights
+from model.training.training_data import parse_category_values
 from model.training.validation import Scores
 from model.weights import ModelInfo, load_modnet, save_safetensors
 from service.imaging.matte_scale import matte_at_full_size
@@ -117,7 +117,7 @@ def fitted_levels(net: MODNet, loc: Locations, size: int, limits: str = "") -> t
     engine = ModnetEngine(
         copy.deepcopy(net), info, device=pick_device(), inference_size=size, max_batch_size=1
     )
-    photos = labelled_training_photos(loc, load_split(loc), parse_category_weights(limits), log=False)
+    photos = labelled_training_photos(loc, load_split(loc), parse_category_values(limits), log=False)
     return fit_alpha_levels(lambda image: matte_at_full_size(engine, image), photos)
 
 

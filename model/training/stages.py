@@ -13,9 +13,9 @@ def labels(loc: Locations, cfg: TrainConfig) -> int:
     """Teacher labels for the photos a run with `cfg` trains on (its category limits applied)."""
     from model.training.data_sources import limited, load_split
     from model.training.make_labels import make_labels
-    from model.training.training_data import parse_category_weights
+    from model.training.training_data import parse_category_values
 
-    photos = limited(load_split(loc).train, parse_category_weights(cfg.category_limits))
+    photos = limited(load_split(loc).train, parse_category_values(cfg.category_limits))
     stats = make_labels(photos, loc.cache_dir, loc.teacher_onnx)
     print(f"labelled {stats.photos} photos ({stats.masked} with masks) in {stats.seconds:.0f} s")
     for key, fraction in stats.excluded:

@@ -38,7 +38,7 @@ from model.training.torch_setup import (
     set_lr,
     set_train_mode,
 )
-from model.training.training_data import AugmentedPhotos, BatchPlan, parse_category_weights, to_source
+from model.training.training_data import AugmentedPhotos, BatchPlan, parse_category_values, to_source
 from model.training.validation import Scores, ValPhoto, load_val_photos, score
 from model.weights import load_weights
 
@@ -129,7 +129,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     elif cfg.continue_from:
         state = continued_state(loc.run_dir(cfg.continue_from), cfg, log)
     split = load_split(loc)
-    limits = parse_category_weights(cfg.category_limits)
+    limits = parse_category_values(cfg.category_limits)
     sources = [
         to_source(item, cfg.source_short_side) for item in labelled_training_photos(loc, split, limits)
     ]
@@ -182,7 +182,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         cfg.seed,
         step,
         cfg.steps,
-        parse_category_weights(cfg.category_weights),
+        parse_category_values(cfg.category_weights),
     )
     loader = DataLoader(
         AugmentedPhotos(sources, cfg.seed),

@@ -50,15 +50,16 @@ def to_source(item: LabelledPhoto, max_short_side: int) -> Source:
     )
 
 
-def parse_category_weights(text: str) -> dict[str, float]:
-    """ "scene:0.5,portrait:0.25" -> {"scene": 0.5, "portrait": 0.25} (empty: every photo alike)."""
-    weights: dict[str, float] = {}
+def parse_category_values(text: str) -> dict[str, float]:
+    """ "scene:0.5,portrait:0.25" -> {"scene": 0.5, "portrait": 0.25}: the form of both the
+    `category_weights` and the `category_limits` setting (empty text: no entry)."""
+    values: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = part.partition(":")
         if not sep or float(value) < 0:
-            raise ValueError(f"category weight {part!r}: expected name:weight >= 0")
-        weights[name.strip()] = float(value)
-    return weights
+            raise ValueError(f"category setting {part!r}: expected name:number >= 0")
+        values[name.strip()] = float(value)
+    return values
 
 
 def sampling_probabilities(sources: list[Source], category_weights: dict[str, float]) -> np.ndarray:

@@ -15,7 +15,7 @@ from model.training.failure_report import category_rows, lost_foreground, on_ima
 from model.training.paths import PEOPLE_DIR, VAL_SPLIT_FILE
 from model.training.photos import HAIR, PARSING, PORTRAIT, SCENE, list_photos, read_photo_mask, read_rgb
 from model.training.split import CATEGORY_VAL_SIZES, DEFAULT_VAL_SIZE, choose_val_split, read_val_split
-from model.training.training_data import BatchPlan, parse_category_weights
+from model.training.training_data import BatchPlan, parse_category_values
 from model.training.validation import ValPhoto
 
 
@@ -50,12 +50,12 @@ def _source(category: str) -> Source:
 
 def test_category_weights_set_each_categorys_share_of_samples() -> None:
     sources = [_source(SCENE)] * 10 + [_source(PORTRAIT)] * 90
-    plan = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 400, parse_category_weights("scene:0.5,portrait:0.5"))
+    plan = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 400, parse_category_values("scene:0.5,portrait:0.5"))
     picks = [key.index for step in plan for key in step]
     scene_share = sum(index < 10 for index in picks) / len(picks)
     assert 0.42 < scene_share < 0.58  # unweighted it would be 0.10
     with pytest.raises(ValueError):
-        parse_category_weights("scene=0.5")
+        parse_category_values("scene=0.5")
 
 
 def test_category_limits_keep_scene_photos_first_and_cap_the_others() -> None:
