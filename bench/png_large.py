@@ -37,7 +37,8 @@ def cut_out_at(size: tuple[int, int]) -> Image.Image:
     _, image_path, mask_path = load_pairs(DATA, limit=1)[0]
     photo = Image.open(image_path).convert("RGB").resize(size, Image.Resampling.BICUBIC)
     matte = Image.open(mask_path).convert("L").resize(size, Image.Resampling.BILINEAR)
-    return cut_out(photo, matte.filter(ImageFilter.GaussianBlur(3)))
+    alpha8 = np.asarray(matte.filter(ImageFilter.GaussianBlur(3)))
+    return Image.fromarray(cut_out(np.asarray(photo), alpha8))
 
 
 def writers(image: Image.Image) -> dict[str, Callable[[], bytes]]:

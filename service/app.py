@@ -9,7 +9,6 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +27,7 @@ from service.batch_cap import measure_batch_cap
 from service.batcher import DynamicBatcher
 from service.config import Settings
 from service.contract import EngineName
+from service.cpu_pool import cpu_pool
 from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
 from service.error_response import ErrorShape, error_response
@@ -67,7 +67,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers = settings.cpu_workers or os.cpu_count() or 2
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="cpu")
+        pool = cpu_pool(workers, settings.cpu_pool_nice)
         videos = PlaceLimit(
             settings.video_max_concurrent,
             metrics,

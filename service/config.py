@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     )
     grabcut_workers: int = Field(2, ge=1, description="Parallel GrabCut computations.")
     cpu_workers: int = Field(0, ge=0, description="Decode/encode thread pool size; 0 = number of cores.")
+    cpu_pool_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Scheduling priority (Linux nice) of the decode/encode threads, below the engine's, "
+        "so they never preempt the model's forward (service/cpu_pool.py); 0 = the same priority.",
+    )
 
     memory_trim_idle_s: float = Field(
         5.0,

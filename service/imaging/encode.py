@@ -39,7 +39,7 @@ from PIL import Image
 
 from service.contract import Alpha, RGBImage
 from service.errors import ApiError, ErrorKind
-from service.imaging.blend import composite_over, cut_out, quantize_alpha
+from service.imaging.blend import U8, composite_over, cut_out, quantize_alpha
 from service.imaging.options import ImageFormat, OutputKind, OutputOptions
 from service.imaging.png import encode_png
 
@@ -87,20 +87,21 @@ def render(
     Raises ApiError(INVALID_PARAMETER) as `check_renderable` does."""
     _check_inputs(rgb, alpha, foreground)
     check_renderable(rgb.shape[1], rgb.shape[0], options)
-    colour = Image.fromarray(rgb if foreground is None else foreground)
-    matte = Image.fromarray(quantize_alpha(alpha))
+    colour = rgb if foreground is None else foreground
+    alpha8 = quantize_alpha(alpha)
     kind = options.output
     if kind is OutputKind.ZIP:
-        return Rendered(_zip(colour, matte), "application/zip", "zip")
+        return Rendered(_zip(Image.fromarray(colour), alpha8), "application/zip", "zip")
     fmt = options.format
+    image: Image.Image | U8
     if kind is OutputKind.MASK:
-        image = matte
+        image = alpha8
     elif kind is OutputKind.COMPOSITE:
-        image = composite_over(colour, matte, options.bg_color)
+        image = composite_over(Image.fromarray(colour), Image.fromarray(alpha8), options.bg_color)
     elif kind is OutputKind.RGBA:
         if fmt is ImageFormat.JPEG:  # OutputOptions refuses this combination already
             raise ValueError("JPEG cannot carry an alpha channel")
-        image = cut_out(colour, matte)  # colour cleared under alpha 0: see the module docstring
+        image = cut_out(colour, alpha8)  # colour cleared under alpha 0: see the module docstring
     else:  # pragma: no cover - a new OutputKind must be handled above
         raise ValueError(f"unknown output kind {kind!r}")
     return Rendered(_encode(image, fmt), _MEDIA_TYPES[fmt], _EXTENSIONS[fmt])
@@ -115,9 +116,11 @@ def _check_inputs(rgb: RGBImage, alpha: Alpha, foreground: RGBImage | None) -> N
         raise ValueError(f"foreground {foreground.shape} {foreground.dtype} does not match rgb {rgb.shape}")
 
 
-def _encode(image: Image.Image, fmt: ImageFormat) -> bytes:
+def _encode(pixels: Image.Image | U8, fmt: ImageFormat) -> bytes:
+    """Arrays (a mask, a cut-out) go to the PNG writers as they are; Pillow gets an image."""
     if fmt is ImageFormat.PNG:
-        return encode_png(image)
+        return encode_png(pixels)
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
     buffer = io.BytesIO()
     if fmt is ImageFormat.JPEG:
         image.save(buffer, "JPEG", quality=JPEG_QUALITY)
@@ -128,7 +131,7 @@ def _encode(image: Image.Image, fmt: ImageFormat) -> bytes:
     return buffer.getvalue()
 
 
-def _zip(colour: Image.Image, matte: Image.Image) -> bytes:
+def _zip(colour: Image.Image, matte: U8) -> bytes:
     color_jpg = io.BytesIO()
     colour.save(color_jpg, "JPEG", quality=JPEG_QUALITY)
     buffer = io.BytesIO()

@@ -11,20 +11,25 @@ starting from the previous one's F and B: the wide ones reach across broad soft 
 On synthetic composites with a known F (tests/imaging/test_foreground.py) the colour error in the
 soft band is 0.1-0.25x that of the raw image (the test asserts < 0.5x).
 
-Cost: a handful of box filters, O(pixels) whatever the radius; the wide levels run on shrunk
-copies, the full-resolution level only on tiles that hold soft pixels and its per-pixel arithmetic
-only on the soft pixels themselves (about a tenth of a real 1080p portrait). On real 1080p portraits
-that is ~90-110 ms of CPU, 0.2-0.4x the old dense computation in the same run, with identical output
-in the band (`python -m bench.decontamination_speed`, docs/benchmarks.md). Worst case (every pixel soft) costs
-what the dense computation did. Pure function, safe to call from several threads.
+Cost: a handful of box filters, O(pixels) whatever the radius. The photo is read at full
+resolution once for the wide levels (a uint8 area shrink), which then run on small copies; the
+full-resolution level runs only on tiles that hold band pixels, and the band is where the output
+alpha byte is neither 0 nor 255 (`soft_band`). On real 1080p portraits that is ~50-80 ms of CPU,
+about a quarter of the old dense computation in the same run, with the same colour error on the
+synthetic scenes (`python -m bench.decontamination_speed`, docs/benchmarks.md). Worst case (every
+pixel soft) costs about what the dense computation did. Pure function, safe to call from several
+threads.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from service.imaging.blend import quantize_alpha
 from service.imaging.guided_filter import box_mean
 
 _EPS = np.float32(1e-5)
@@ -36,10 +41,11 @@ _LEVELS_AT_1024 = (90, 30, 6)
 # only contribute smooth local means, and the last (narrow) level runs at full resolution.
 _LOW_RES_RADIUS = 8
 # The full-resolution level works on runs of tiles that hold soft pixels, each grown by the blur
-# radius. Tall, narrow tiles hug a portrait's mostly vertical band and waste little on the radius
-# above and below each tile row; measured on real 1080p portraits (CPU time, single thread), 96 x 16
-# beat 32 x 32 by about a fifth.
-_TILE_ROWS = 96
+# radius. Narrow tiles hug a portrait's mostly vertical band; measured on a real 1080p portrait (CPU
+# time, single thread, best of 9; radius 11): 48 x 16 took 54 ms, 96 x 16 64 ms, 32 x 32 76 ms,
+# 24 x 8 84 ms. Taller tiles pay off as the radius grows (12 MP, radius 23, best of 4: 96 x 16 264
+# ms, 48 x 16 355 ms), so the rows are at least 4 radii.
+_TILE_ROWS = 48
 _TILE_COLS = 16
 _INV_255 = np.float32(1.0 / 255.0)
 
@@ -79,22 +85,31 @@ def level_radii(height: int, width: int) -> tuple[int, ...]:
     return tuple(max(1, round(r * scale)) for r in _LEVELS_AT_1024)
 
 
+def soft_band(alpha: Float) -> npt.NDArray[np.bool_]:
+    """Pixels whose *output* alpha byte is strictly between 0 and 255 (the service's rounding,
+    `quantize_alpha`): only there is the colour a visible mix. A pixel whose alpha rounds to 255 is
+    shown opaque, where the input colour is within half a level of F, and one that rounds to 0 is
+    invisible; a guided-upsampled matte has many such near-0/near-1 values (a sixth of the band
+    on real 1080p portraits), which the estimator would otherwise spend time on."""
+    alpha8 = quantize_alpha(alpha)
+    return (alpha8 > 0) & (alpha8 < 255)
+
+
 def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """Foreground colours F (H x W x 3 uint8) for `rgb` (H x W x 3 uint8) under `alpha` (H x W, 0..1).
 
-    Only the soft band (0 < alpha < 1) changes: alpha-1 pixels keep their exact input bytes (the
-    estimator gives the same value there, up to rounding), and so do alpha-0 pixels (invisible in
-    every output: cut-outs clear them, composites take the background there). Cost: see the module
-    docstring; the wide levels run on shrunk copies of the band's bounding box plus their reach, the
-    full-resolution level only on tiles that hold band pixels (plus its blur radius), its
-    per-pixel arithmetic only on band pixels.
+    Only the soft band (`soft_band`) changes: pixels shown opaque keep their exact input bytes (the
+    estimator gives the same value there, up to rounding), and so do invisible ones (cut-outs clear
+    them, composites take the background there). Cost: see the module docstring; the wide levels run
+    on shrunk copies of the band's bounding box plus their reach, the full-resolution level only on
+    tiles that hold band pixels (plus its blur radius).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or alpha.shape != rgb.shape[:2]:
         raise ValueError(f"need H x W x 3 rgb and H x W alpha, got {rgb.shape} and {alpha.shape}")
     h, w = alpha.shape
     out = rgb.copy()
-    alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
-    soft = (alpha > 0.0) & (alpha < 1.0)
+    alpha = np.asarray(alpha, dtype=np.float32)
+    soft = soft_band(alpha)  # clips on the way: NaN or out-of-range values count as 0 or 1
     if not soft.any():
         return out  # a hard matte has no mixed pixels: the input colours are already foreground
     radii = level_radii(h, w)
@@ -105,36 +120,88 @@ def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float3
     y0, y1 = max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + margin + 1)
     x0, x1 = max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + margin + 1)
     crop = np.s_[y0:y1, x0:x1]
-    fg_low, bg_low = _wide_levels(rgb[crop], alpha[crop], radii[:-1])
-    _narrow_level(rgb[crop], alpha[crop], soft[crop], fg_low, bg_low, radii[-1], out[crop])
+    a = np.clip(alpha[crop], 0.0, 1.0)  # only the crop is read from here on
+    low = _wide_levels(rgb[crop], a, radii[:-1])
+    _narrow_level(rgb[crop], a, soft[crop], low, radii[-1], out[crop])
     return out
 
 
-def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -> tuple[Float, Float]:
-    """The coarse levels, each on a copy shrunk so its box is about `_LOW_RES_RADIUS`: F and B
-    estimates at the last one's (low) resolution; the input itself when there is none."""
-    image = np.multiply(rgb, _INV_255, dtype=np.float32)  # one pass: cast, then scale
+@dataclass(frozen=True)
+class _LowRes:
+    """The wide levels' F and B estimates, one pixel per `step` x `step` block of the crop."""
+
+    fg: Float
+    bg: Float
+    step: int
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> tuple[Float, Float]:
+        """F and B bilinearly upsampled to crop rows y0:y1, columns x0:x1 (what resizing the whole
+        estimate to full size gives there, without making the full-size copies: at 12 MP those two
+        resizes alone took a third of the decontamination)."""
+        step, (h, w) = self.step, self.fg.shape[:2]
+        # The low-resolution pixels whose interpolation reaches the region, plus one on each side, so
+        # that the region's own pixels interpolate between the same neighbours as on the whole
+        # estimate. Enlarging that block exactly `step` times maps pixel centres as the whole resize
+        # does: crop row y <-> low-res (y + 0.5) / step - 0.5.
+        j0, j1 = max(0, y0 // step - 1), min(h, (y1 - 1) // step + 2)
+        i0, i1 = max(0, x0 // step - 1), min(w, (x1 - 1) // step + 2)
+        size = ((i1 - i0) * step, (j1 - j0) * step)
+        top, left = y0 - j0 * step, x0 - i0 * step
+        # Rows and columns the wide levels trimmed (under one step, at the far edge) take the edge.
+        below, right = max(0, y1 - j1 * step), max(0, x1 - i1 * step)
+        regions = []
+        for x in (self.fg, self.bg):
+            up = cv2.resize(x[j0:j1, i0:i1], size, interpolation=cv2.INTER_LINEAR)
+            if below or right:
+                up = cv2.copyMakeBorder(up, 0, below, 0, right, cv2.BORDER_REPLICATE)
+            regions.append(_f32(up)[top : top + y1 - y0, left : left + x1 - x0])
+        return regions[0], regions[1]
+
+
+def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -> _LowRes:
+    """The coarse levels, each on a copy shrunk so its box is about `_LOW_RES_RADIUS`; returns F and
+    B at the finest wide level's resolution.
+
+    The photo is read at full resolution once: the uint8 crop (trimmed to a multiple of the finest
+    level's step, so OpenCV's integer-factor area path applies) and alpha are shrunk by that step,
+    and the coarser levels shrink that copy. The trimmed rows and columns (fewer than one step) take
+    the nearest estimate when upsampled."""
     full = a.shape
-    fg, bg = image, image
-    for radius in radii:
-        # A wide level on a shrunk copy: image, alpha and the previous estimates all scaled down.
-        step = max(1, min(radius // _LOW_RES_RADIUS, *full))
+    if not radii:
+        image = np.multiply(rgb, _INV_255, dtype=np.float32)
+        return _LowRes(image, image, 1)
+    steps = [max(1, min(radius // _LOW_RES_RADIUS, *full)) for radius in radii]
+    base = min(steps)
+    bh, bw = full[0] // base, full[1] // base
+    trimmed = np.s_[: bh * base, : bw * base]
+    image_b = _resize_u8(rgb[trimmed], (bh, bw))
+    a_b = _resize(np.ascontiguousarray(a[trimmed]), (bh, bw))
+    fg, bg = image_b, image_b
+    for radius, step in zip(radii, steps, strict=True):
         size = (max(1, full[0] // step), max(1, full[1] // step))
-        image_s, a_s = _resize(image, size), _resize(a, size)
+        image_s, a_s = _resize(image_b, size), _resize(a_b, size)
         # On the first level F and B are the image itself: reuse its shrunk copy (the same values).
-        fg_s = image_s if fg is image else _resize(fg, size)
-        bg_s = image_s if bg is image else _resize(bg, size)
+        fg_s = image_s if fg is image_b else _resize(fg, size)
+        bg_s = image_s if bg is image_b else _resize(bg, size)
         mean_fg, mean_bg = _local_means(fg_s, bg_s, a_s, max(1, round(radius / step)))
         fg, bg = _fuse(image_s, a_s, mean_fg, mean_bg), mean_bg
-    return fg, bg
+    return _LowRes(_resize(fg, (bh, bw)), _resize(bg, (bh, bw)), base)
+
+
+def _resize_u8(rgb: npt.NDArray[np.uint8], size: tuple[int, int]) -> Float:
+    """uint8 image -> area-averaged float copy in 0..1 at (height, width). Averaging the bytes reads
+    a quarter of what a float32 copy would (and makes none); the means round to whole levels, half a
+    level at most, which the wide levels' smooth local means do not see."""
+    h, w = size
+    small = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    return np.multiply(small, _INV_255, dtype=np.float32)
 
 
 def _narrow_level(
     rgb: npt.NDArray[np.uint8],
     a: Float,
     soft: npt.NDArray[np.bool_],
-    fg_low: Float,
-    bg_low: Float,
+    low: _LowRes,
     radius: int,
     out: npt.NDArray[np.uint8],
 ) -> None:
@@ -143,41 +210,63 @@ def _narrow_level(
     Its box means are needed only at band pixels, so they are computed tile row by tile row on runs
     of tiles (`_TILE_ROWS` x `_TILE_COLS`) that hold band pixels, each grown by the box radius
     (pixels farther away are outside every window; at the crop's edge the reflected border is the
-    same as on the whole crop). The arithmetic after the boxes runs on the band pixels alone. Same
-    values as the dense computation up to float rounding in the box sums (the test allows one level).
+    same as on the whole crop). The arithmetic after the boxes runs on the whole run of tiles
+    (contiguous, SIMD; gathering the band pixels first cost more than it saved) and is written back
+    at band pixels only.
     """
     h, w = a.shape
-    # Upsampling the low-resolution estimates is cheap (OpenCV, SIMD) and keeps the exact values the
-    # dense version had; everything after it is restricted to the band.
-    fg_up, bg_up = _resize(fg_low, (h, w)), _resize(bg_low, (h, w))
     tiles_x = -(-w // _TILE_COLS)
-    for ty in range(0, h, _TILE_ROWS):
-        rows = soft[ty : ty + _TILE_ROWS]
+    tile_rows = max(_TILE_ROWS, 4 * radius)
+    for ty in range(0, h, tile_rows):
+        rows = soft[ty : ty + tile_rows]
         columns = np.zeros(tiles_x * _TILE_COLS, dtype=bool)
         columns[:w] = rows.any(axis=0)
         busy = np.asarray(columns.reshape(tiles_x, _TILE_COLS).any(axis=1), dtype=bool)
         for tx0, tx1 in _runs(busy):
-            oy0, oy1, ox0, ox1 = ty, min(h, ty + _TILE_ROWS), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
+            oy0, oy1, ox0, ox1 = ty, min(h, ty + tile_rows), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
             ry0, ry1 = max(0, oy0 - radius), min(h, oy1 + radius)
             rx0, rx1 = max(0, ox0 - radius), min(w, ox1 + radius)
-            region = np.s_[ry0:ry1, rx0:rx1]
-            a_r = np.ascontiguousarray(a[region])
-            # OpenCV's element-wise ops and 1- or 3-channel box filters are SIMD (a 7-channel stack
-            # took 5x longer); float32 products are exact either way, so the values match numpy's.
-            a3 = _f32(cv2.merge([a_r, a_r, a_r]))
+            a_r = np.ascontiguousarray(a[ry0:ry1, rx0:rx1])
             inner = np.s_[oy0 - ry0 : oy1 - ry0, ox0 - rx0 : ox1 - rx0]
-            blurred = box_mean(a_r, radius)[inner]
-            fg_sum = box_mean(_f32(cv2.multiply(fg_up[region], a3)), radius)[inner]
-            bg_sum = box_mean(_f32(cv2.multiply(bg_up[region], np.float32(1.0) - a3)), radius)[inner]
-            py, px = np.nonzero(soft[oy0:oy1, ox0:ox1])
-            blurred_alpha = blurred[py, px][:, None]
-            mean_fg = fg_sum[py, px] / (blurred_alpha + _EPS)
-            mean_bg = bg_sum[py, px] / ((1.0 - blurred_alpha) + _EPS)
-            py += oy0
-            px += ox0
-            image = rgb[py, px].astype(np.float32) * _INV_255
-            fg = _fuse(image, a[py, px], mean_fg, mean_bg)
-            out[py, px] = np.rint(fg * 255.0).astype(np.uint8)
+            shown = _fused_levels(rgb[oy0:oy1, ox0:ox1], a_r, low.region(ry0, ry1, rx0, rx1), inner, radius)
+            np.copyto(out[oy0:oy1, ox0:ox1], shown, where=soft[oy0:oy1, ox0:ox1, None])
+
+
+def _fused_levels(
+    rgb: npt.NDArray[np.uint8],
+    a_r: Float,
+    fg_bg: tuple[Float, Float],
+    inner: tuple[slice, slice],
+    radius: int,
+) -> npt.NDArray[np.uint8]:
+    """F in levels (uint8) on one tile run: `_local_means` and `_fuse` over the region `a_r` (the run
+    plus the box radius) with the wide levels' `fg_bg` there, kept at `inner` (the run itself).
+
+    Same equations, rearranged so that the per-pixel factors are worked out on one channel and the
+    three-channel arithmetic is three products and two sums:
+    F = mean_F (1 - a^2) + a I - a (1 - a) mean_B, with mean_F = box(F a) / box(a) and
+    mean_B = box(B (1 - a)) / box(1 - a).
+    """
+    fg_up, bg_up = fg_bg
+    # OpenCV's element-wise ops and 1- or 3-channel box filters are SIMD (a 7-channel stack took 5x
+    # longer than three separate ones).
+    a3 = _f32(cv2.merge([a_r, a_r, a_r]))
+    fg_sum = box_mean(_f32(cv2.multiply(fg_up, a3)), radius)[inner]
+    bg_sum = box_mean(_f32(cv2.subtract(bg_up, cv2.multiply(bg_up, a3))), radius)[inner]
+    blurred = box_mean(a_r, radius)[inner]
+    a = a_r[inner]
+    one = np.float32(1.0)
+    scale = np.float32(255.0)
+    # Per-pixel factors (one channel), with the 0..1 -> 0..255 scale folded in.
+    k_fg = (one - a * a) * scale / (blurred + _EPS)
+    k_bg = a * (one - a) * scale / ((one - blurred) + _EPS)
+    shown = fg_sum * k_fg[..., None]
+    shown += rgb * a[..., None]
+    shown -= bg_sum * k_bg[..., None]
+    # Clip below, then OpenCV's conversion rounds to nearest and saturates at 255 in one pass
+    # (it may drop the channel axis of a one-pixel array: reshape).
+    np.maximum(shown, 0.0, out=shown)
+    return np.asarray(cv2.convertScaleAbs(shown), dtype=np.uint8).reshape(shown.shape)
 
 
 def _f32(x: object) -> Float:

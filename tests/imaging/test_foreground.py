@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.foreground_dense import estimate_foreground_dense
-from service.imaging.foreground import estimate_foreground, level_radii
+from service.imaging.foreground import estimate_foreground, level_radii, soft_band
 from tests.imaging.matting_scenes import portrait, predicted_at_low_resolution
 
 
@@ -70,27 +70,32 @@ def test_radii_scale_with_the_image_and_stay_positive() -> None:
 
 
 def _sparse_and_dense(rgb: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    soft = (alpha > 0.0) & (alpha < 1.0)
+    soft = soft_band(alpha)
     return estimate_foreground(rgb, alpha), estimate_foreground_dense(rgb, alpha), soft
+
+
+def _visible_difference(sparse: np.ndarray, dense: np.ndarray, alpha: np.ndarray, soft: np.ndarray) -> float:
+    """Largest |difference| of the two estimates as shown (colour times alpha), in levels."""
+    return float((np.abs(sparse.astype(np.float32) - dense) * alpha[..., None])[soft].max())
 
 
 @pytest.mark.parametrize(
     ("h", "w", "edge_width"), [(240, 320, 12.0), (480, 640, 30.0), (600, 400, 4.0), (1080, 1920, 6.0)]
 )
-def test_band_only_computation_equals_the_dense_one_in_the_band(h: int, w: int, edge_width: float) -> None:
-    # The full-resolution level now runs on the band's tiles only (issue 17); inside the band it
-    # must give what the old dense computation gave: the same colour error on the scenes above.
+def test_band_only_computation_matches_the_dense_one_in_the_band(h: int, w: int, edge_width: float) -> None:
+    # Issue 17 runs the full-resolution level on the band's tiles only and the wide levels on one
+    # shrunk copy; inside the band it must give what the old dense computation gave: the same
+    # colour error against the true foreground, and the same colours as shown. Where alpha is a few
+    # hundredths F is barely determined and the two may differ by several levels, which alpha
+    # scales down to about two (measured: 2.2 at 1080p, under one level on the others).
     scene = portrait(h, w, edge_width)
-    sparse, dense, soft = _sparse_and_dense(scene.image, predicted_at_low_resolution(scene.alpha))
-    diff = np.abs(sparse.astype(np.int16) - dense)[soft]
-    # Box sums over a tile and over the whole crop may round differently in the last float bit, which
-    # can move a value across a rounding boundary; measured: identical on these scenes and on real
-    # 1080p portraits (bench.decontamination_speed).
-    assert diff.max() <= 1 and np.count_nonzero(diff) <= 1e-4 * diff.size, (
-        diff.max(),
-        np.count_nonzero(diff),
-    )
-    # Outside the band the input bytes are kept (alpha-0 pixels are invisible in every output).
+    alpha = predicted_at_low_resolution(scene.alpha)
+    sparse, dense, soft = _sparse_and_dense(scene.image, alpha)
+    band = (scene.alpha > 0.05) & (scene.alpha < 0.95)
+    errors = [float(np.abs(x.astype(np.float32) - scene.fg)[band].mean()) for x in (sparse, dense)]
+    assert errors[0] == pytest.approx(errors[1], rel=0.02), errors
+    assert _visible_difference(sparse, dense, alpha, soft) <= 3.0
+    # Outside the band the input bytes are kept (invisible or opaque as shown in every output).
     assert np.array_equal(sparse[~soft], scene.image[~soft])
 
 
@@ -104,5 +109,4 @@ def test_band_only_computation_equals_the_dense_one_on_scattered_soft_pixels() -
     alpha[spots] = rng.random(int(spots.sum()), dtype=np.float32)
     alpha[0, :5] = alpha[-1, -5:] = 0.5
     sparse, dense, soft = _sparse_and_dense(rgb, alpha)
-    diff = np.abs(sparse.astype(np.int16) - dense)[soft]
-    assert soft.sum() > 500 and diff.max() <= 1 and np.count_nonzero(diff) <= 1e-4 * diff.size
+    assert soft.sum() > 500 and _visible_difference(sparse, dense, alpha, soft) <= 3.0

@@ -44,22 +44,23 @@ def test_unsupported_input_is_refused(pixels: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
-def test_encode_png_uses_it_above_the_fpng_cap(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+def test_encode_png_uses_it_first(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     channels = {"L": (), "RGB": (3,), "RGBA": (4,)}[mode]
     pixels = np.random.default_rng(5).integers(0, 256, (40, 30, *channels), dtype=np.uint8)
     image = Image.fromarray(pixels, mode)
-    monkeypatch.setattr(png, "FPNG_MAX_PIXELS", 40 * 30 - 1)
     data = png.encode_png(image)
-    assert data == png_isal.encode(pixels)
+    assert data == png_isal.encode(pixels) == png.encode_png(pixels)  # image or array alike
     np.testing.assert_array_equal(_decode(data), pixels)
-    monkeypatch.setattr(png, "FPNG_MAX_PIXELS", 40 * 30)  # at the cap: not this writer
-    assert png.encode_png(image) != data
+    monkeypatch.setattr(png_isal, "AVAILABLE", False)  # without isal: another writer
+    other = png.encode_png(image)
+    assert other != data
+    np.testing.assert_array_equal(_decode(other), pixels)
 
 
 def test_a_failing_writer_falls_back_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
     pixels = np.random.default_rng(6).integers(0, 256, (20, 10, 4), dtype=np.uint8)
     image = Image.fromarray(pixels, "RGBA")
-    monkeypatch.setattr(png, "FPNG_MAX_PIXELS", 1)
+    monkeypatch.setattr(png, "FPNG_MAX_PIXELS", 1)  # fpng not allowed either
 
     def broken(_: np.ndarray) -> bytes:
         raise RuntimeError("boom")

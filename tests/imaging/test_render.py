@@ -210,6 +210,7 @@ def test_fast_and_pillow_png_writers_agree(channels: int) -> None:
     np.testing.assert_array_equal(np.asarray(_open(portable)), pixels)
 
 
-def test_imaging_layer_imports_neither_torch_nor_opencv() -> None:
+def test_imaging_layer_imports_no_torch() -> None:
+    # OpenCV is allowed since issue 17: the cut-out is built with it (5x Pillow's paste at 12 MP).
     loaded = modules_loaded_by("import service.imaging.decode, service.imaging.encode")
-    assert not {"torch", "cv2"} & loaded
+    assert "torch" not in loaded
