@@ -46,7 +46,7 @@ NORMAL_PATH = "/remove-background?output=rgba&format=png"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.attack", description=__doc__.split("\n\n")[0])
-    p.add_argument("--engine", choices=["fake", "grabcut"], default="fake")
+    p.add_argument("--engine", choices=["fake", "grabcut", "modnet"], default="fake")
     p.add_argument("--fake-batch-ms", type=float, default=20.0, help="per-batch latency of the fake")
     p.add_argument("--normal", type=int, default=120, help="normal requests per phase")
     p.add_argument("--concurrency", type=int, default=4)

@@ -9,10 +9,14 @@ A request holds, in order:
    reservation (`memory`: the request's estimated working memory, all together at most the memory
    budget).
 
-Besides counts, admission matches capacity: a request is refused (429 + Retry-After) when the
-expected wait for the engine (`QueueStats.expected_wait_s`: recent per-item engine time x queued
-items / parallelism) is already longer than its deadline: it would only time out after waiting. The
-same check runs before the upload is read, so overload answers stay cheap.
+Besides counts, admission matches capacity: a request is refused (429) when the expected wait is
+longer than `max_wait_s` (by default half the deadline: a request admitted at the limit still has
+the other half for its own work, and estimates can be off). The expected wait is the longer of the
+engine's (`QueueStats.expected_wait_s`: recent per-item engine time x queued items / parallelism)
+and the whole pipeline's (`PipelinePace`: busy time per completed request x requests in flight,
+which also sees decode and encode, the bottleneck of rgba outputs on a CPU node). The same check
+runs before the upload is read, so overload answers stay cheap. Retry-After says when the backlog
+will have drained below the limit (the excess wait; for a full place or budget, one request's time).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Protocol
 
 from service.errors import ApiError, ErrorKind
 from service.metrics import Metrics
+from service.pipeline_pace import PipelinePace
 
 _MIB = 1024 * 1024
 _FALLBACK_BUDGET_MB = 2048
@@ -44,7 +49,7 @@ class AdmissionLimits:
     max_uploads: int
     max_slow_uploads: int
     memory_budget_bytes: int
-    deadline_s: float  # the request deadline: an expected wait beyond it is refused
+    max_wait_s: float  # an expected wait beyond it is refused
 
 
 def memory_limit_bytes() -> int | None:
@@ -86,6 +91,7 @@ class Admission:
     def __init__(self, limits: AdmissionLimits, metrics: Metrics, queue: QueueStats | None = None) -> None:
         self.limits = limits
         self.queue = queue  # set once the engines are started
+        self.pace = PipelinePace()
         self._metrics = metrics
         self._in_flight = 0
         self._uploads = 0
@@ -104,16 +110,21 @@ class Admission:
     def reserved_bytes(self) -> int:
         return self._reserved
 
+    def expected_wait_s(self) -> float:
+        """Seconds a request admitted now would wait behind the work already admitted."""
+        engine = self.queue.expected_wait_s() if self.queue is not None else 0.0
+        return max(engine, self.pace.expected_wait_s())
+
     def check(self) -> None:
         """Refuse now if a request could not be admitted anyway (no place, or the wait is too long)."""
         if self._in_flight >= self.limits.max_in_flight:
             self._refuse("overloaded", f"server busy: {self._in_flight} requests in progress")
-        wait = self.queue.expected_wait_s() if self.queue is not None else 0.0
-        if wait > self.limits.deadline_s:
+        wait = self.expected_wait_s()
+        if wait > self.limits.max_wait_s:
             self._refuse(
                 "expected_wait",
-                f"server busy: the expected wait ({wait:.1f} s) is longer than the request deadline "
-                f"({self.limits.deadline_s:g} s)",
+                f"server busy: the expected wait ({wait:.1f} s) is longer than {self.limits.max_wait_s:g} s",
+                retry_after_s=wait - self.limits.max_wait_s,
             )
 
     @contextlib.contextmanager
@@ -135,10 +146,14 @@ class Admission:
         """An in-flight place for the `with` block (after `check`); raises `ApiError(QUEUE_FULL)`."""
         self.check()
         self._set_in_flight(self._in_flight + 1)
+        self.pace.started()
+        completed = False
         try:
             yield
+            completed = True
         finally:
             self._set_in_flight(self._in_flight - 1)
+            self.pace.finished(completed=completed)
 
     @contextlib.contextmanager
     def memory(self, needed: int, what: str = "this image") -> Iterator[None]:
@@ -170,9 +185,13 @@ class Admission:
         self._slow_uploads += 1
         return True
 
-    def _refuse(self, reason: str, message: str) -> None:
+    def _refuse(self, reason: str, message: str, *, retry_after_s: float | None = None) -> None:
         self._metrics.rejected.labels(reason).inc()
-        raise ApiError(ErrorKind.QUEUE_FULL, f"{message}; retry after the Retry-After delay")
+        # A full place or budget frees up when one request completes: about one request's time.
+        retry = self.pace.per_request_s if retry_after_s is None else retry_after_s
+        raise ApiError(
+            ErrorKind.QUEUE_FULL, f"{message}; retry after the Retry-After delay", retry_after_s=retry
+        )
 
     def _set_in_flight(self, value: int) -> None:
         self._in_flight = value

@@ -199,7 +199,7 @@ def admission_limits(settings: Settings) -> AdmissionLimits:
         max_uploads=settings.max_uploads,
         max_slow_uploads=settings.max_slow_uploads,
         memory_budget_bytes=memory_budget_bytes(settings.memory_budget_mb),
-        deadline_s=settings.request_timeout_s,
+        max_wait_s=settings.admission_max_wait_s or settings.request_timeout_s / 2,
     )
 
 

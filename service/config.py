@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Idle keep-alive connection closed after this (uvicorn's own)."
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request deadline, queue + inference.")
+    admission_max_wait_s: float = Field(
+        0.0,
+        ge=0,
+        description="Refuse (429) a request whose expected wait behind the admitted work is longer; "
+        "0 = half of request_timeout_s (service/admission.py).",
+    )
     drain_timeout_s: float = Field(30.0, ge=0, description="On shutdown, time to finish admitted work.")
     engine_stall_timeout_s: float = Field(
         15.0,
@@ -143,12 +149,19 @@ class Settings(BaseSettings):
         description="Estimated working memory of all requests together, reserved at admission (429 "
         "beyond it); 0 = 75 % of the container's memory limit. When set, caps max_request_memory_mb.",
     )
-    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503.")
+    retry_after_s: int = Field(
+        1, ge=1, description="Retry-After sent with 503, and with 429 when admission has no estimate yet."
+    )
 
     # --- video (POST /remove-background/video); every limit is checked from the container before a
     # frame is decoded
     video_max_upload_bytes: int = Field(
         100 * 1024 * 1024, ge=1024, description="Largest accepted video upload (413 above)."
+    )
+    video_upload_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Whole video body read, at most; beyond: 408 (idle and slow limits as photos).",
     )
     video_max_duration_s: float = Field(60.0, gt=0, description="Longest accepted clip, in seconds.")
     video_max_frames: int = Field(1800, ge=1, description="Most video frames in one clip.")

@@ -75,10 +75,13 @@ def shown(value: str) -> str:
 class ApiError(Exception):
     """Raised anywhere below the routes; rendered by the app's one exception handler."""
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        # For a retryable kind: when a retry could succeed, if the raiser can tell (admission can);
+        # None: the configured default.
+        self.retry_after_s = retry_after_s
 
     @property
     def status(self) -> int:

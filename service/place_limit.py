@@ -37,14 +37,18 @@ class PlaceLimit:
         finally:
             self.release()
 
-    def acquire(self) -> None:
-        """Takes one place (give it back with `release`); `ApiError(QUEUE_FULL)` when none is free."""
+    def check(self) -> None:
+        """`ApiError(QUEUE_FULL)` when no place is free now (a cheap refusal before an upload is read)."""
         if self._in_flight >= self.limit:
             self._metrics.rejected.labels(self._reason).inc()
             raise ApiError(
                 ErrorKind.QUEUE_FULL,
                 f"server busy: {self._in_flight} {self._noun} in progress; retry after the Retry-After delay",
             )
+
+    def acquire(self) -> None:
+        """Takes one place (give it back with `release`); `ApiError(QUEUE_FULL)` when none is free."""
+        self.check()
         self._set(self._in_flight + 1)
 
     def release(self) -> None:

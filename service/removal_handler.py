@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from fastapi.responses import Response
 from starlette.requests import Request
 
-from service.admission import UploadPlace
 from service.dependencies import ready_pipeline, service_state
 from service.disconnect import until_disconnect
 from service.error_response import ErrorShape, error_response
@@ -26,8 +25,7 @@ from service.errors import STATUS, ApiError, ErrorKind
 from service.imaging.bounds import request_memory_bytes
 from service.imaging.options import OutputOptions, parse_options
 from service.pipeline import RemovalResult
-from service.state import ServiceState
-from service.upload import UploadClock, declared_size, read_upload
+from service.upload import declared_size, read_upload, upload_clock
 
 ParamTranslator = Callable[[dict[str, str], tuple[str, ...]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
@@ -56,7 +54,10 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
         admission.check()  # no place or too long a wait: refused before the upload is read
         with admission.reading() as place:
             upload = await read_upload(
-                request, field=dialect.field, b64_field=dialect.b64_field, clock=upload_clock(state, place)
+                request,
+                field=dialect.field,
+                b64_field=dialect.b64_field,
+                clock=upload_clock(state.settings, place),
             )
         body_read = True
         params = dialect.translate(upload.params, upload.files) if dialect.translate else upload.params
@@ -88,16 +89,6 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     finally:
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)
-
-
-def upload_clock(state: ServiceState, place: UploadPlace) -> UploadClock:
-    settings = state.settings
-    return UploadClock(
-        total_s=settings.upload_timeout_s,
-        idle_s=settings.upload_idle_timeout_s,
-        slow_after_s=settings.slow_upload_after_s,
-        allow_slow=place.allow_slow,
-    )
 
 
 def working_memory(data: bytes, options: OutputOptions) -> tuple[int, str]:

@@ -29,6 +29,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive
 
+from service.admission import UploadPlace
+from service.config import Settings
 from service.errors import ApiError, ErrorKind
 from service.imaging.heif_header import heif_declared_size
 from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size
@@ -86,7 +88,18 @@ class UploadClock:
     allow_slow: Callable[[], bool] = lambda: True  # False: no slow-upload place is free
 
 
-def _timed(receive: Receive, clock: UploadClock) -> Receive:
+def upload_clock(settings: Settings, place: UploadPlace, *, total_s: float | None = None) -> UploadClock:
+    """The configured limits for one body read holding `place` (`total_s`: another whole-read limit)."""
+    return UploadClock(
+        total_s=settings.upload_timeout_s if total_s is None else total_s,
+        idle_s=settings.upload_idle_timeout_s,
+        slow_after_s=settings.slow_upload_after_s,
+        allow_slow=place.allow_slow,
+    )
+
+
+def timed_receive(receive: Receive, clock: UploadClock) -> Receive:
+    """`receive` under the clock's limits: `ApiError(UPLOAD_TIMEOUT)` when the body runs late."""
     started = time.monotonic()
     slow = False
 
@@ -143,7 +156,7 @@ async def read_upload(
     """`b64_field`: the parameter that may carry the image base64-encoded (remove.bg's
     `image_file_b64`), which also admits JSON bodies. `clock`: the read's time limits."""
     if clock is not None:
-        request = Request(request.scope, _timed(request.receive, clock))
+        request = Request(request.scope, timed_receive(request.receive, clock))
     try:
         upload = await _read_upload(request, field, b64_field)
     except ClientDisconnect:

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from service import video
 from service.dependencies import ready_pipeline, service_state
+from service.error_response import error_response
 from service.errors import ApiError, ErrorKind
 from service.imaging.options import EngineChoice
 from service.routes.docs import BgColorQuery, EngineQuery, error_responses, upload_body
@@ -100,15 +101,19 @@ async def remove_background_video(
             ErrorKind.VIDEO_UNAVAILABLE, "this server was built without video support (the `video` extra)"
         )
     router = ready_pipeline(state).router
-    state.video_admission.acquire()
     from service.video.session import open_session  # PyAV is only imported once it is known present
 
     try:
-        session = await open_session(state, router, request)
-    except BaseException as exc:
-        state.video_admission.release()
-        status = str(exc.status) if isinstance(exc, ApiError) else "500"
-        state.metrics.video_requests.labels("unknown", "none", status).inc()
+        session = await open_session(state, router, request)  # takes and, on failure, frees the places
+    except ApiError as exc:
+        state.metrics.video_requests.labels("unknown", "none", str(exc.status)).inc()
+        response = error_response(exc, metrics=state.metrics, retry_after_s=state.settings.retry_after_s)
+        # The body may not have been read to its end (refused, timed out, too large): what is left of
+        # it must not be parsed as the connection's next request.
+        response.headers["Connection"] = "close"
+        return response
+    except BaseException:
+        state.metrics.video_requests.labels("unknown", "none", "500").inc()
         raise
     return _ClipResponse(
         cleanup=session.close,

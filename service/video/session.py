@@ -26,6 +26,7 @@ from service.imaging.matte_scale import Upsampling, upsample
 from service.imaging.options import EngineChoice, parse_enum, parse_hex_color
 from service.metrics import Metrics
 from service.state import ServiceState
+from service.upload import upload_clock
 from service.video.clip import ClipJob, ClipOptions, MatteFrame
 from service.video.probe import ClipLimits, probe_clip
 from service.video.reader import ClipReadError
@@ -125,10 +126,31 @@ class VideoSession:
 
 async def open_session(state: ServiceState, router: EngineRouter, request: Request) -> VideoSession:
     """Read, validate and probe the upload and decode its first frame: every client mistake is
-    found here, before the response starts, and becomes a 4xx. The caller holds a video admission
-    place; from here on `VideoSession.close` gives it back."""
+    found here, before the response starts, and becomes a 4xx.
+
+    The body is read as a photo's is, under an upload place and its clock (a trickling or stalled
+    upload is a 408 and holds no video place); the video place is taken once it is read, and from
+    here on `VideoSession.close` gives it back."""
     settings = state.settings
-    upload = await read_video_upload(request)
+    videos = state.video_admission
+    videos.check()  # every video place busy: refused before the upload is read
+    with state.admission.reading() as place:
+        clock = upload_clock(settings, place, total_s=settings.video_upload_timeout_s)
+        upload = await read_video_upload(request, clock=clock)
+    try:
+        videos.acquire()
+    except BaseException:
+        await upload.close()
+        raise
+    try:
+        return await _start(state, router, upload)
+    except BaseException:
+        videos.release()
+        raise
+
+
+async def _start(state: ServiceState, router: EngineRouter, upload: VideoUpload) -> VideoSession:
+    settings = state.settings
     try:
         choice, options = parse_clip_options(upload.params)
         engine = router.select(choice)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from service.errors import ApiError, ErrorKind
-from service.upload import check_media_type, is_form, media_type
+from service.upload import UploadClock, check_media_type, is_form, media_type, timed_receive
 
 # Bodies up to this size stay in memory; larger ones go to a temporary file.
 _SPOOL_BYTES = 4 * 1024 * 1024
@@ -35,8 +35,22 @@ class VideoUpload:
                     owned.close()
 
 
-async def read_video_upload(request: Request, *, field_name: str = "video") -> VideoUpload:
-    """The caller must `close()` the result once the clip is done (after streaming)."""
+async def read_video_upload(
+    request: Request, *, field_name: str = "video", clock: UploadClock | None = None
+) -> VideoUpload:
+    """The caller must `close()` the result once the clip is done (after streaming). `clock`: the
+    read's time limits (as for photos: a trickling or stalled upload is a 408, not a held place)."""
+    if clock is not None:
+        request = Request(request.scope, timed_receive(request.receive, clock))
+    try:
+        return await _read_video_upload(request, field_name)
+    except ClientDisconnect:
+        raise ApiError(
+            ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
+        ) from None
+
+
+async def _read_video_upload(request: Request, field_name: str) -> VideoUpload:
     content_type = media_type(request.headers.get("content-type"))
     if is_form(content_type):
         form = await request.form(max_files=4, max_fields=64)

@@ -105,3 +105,25 @@ async def test_trickling_uploads_cannot_take_every_place(
     for task in tricklers:
         task.cancel()
     await asyncio.gather(*tricklers, return_exceptions=True)
+
+
+async def test_trickling_video_uploads_end_with_408_and_hold_no_video_place(
+    start_server: StartServer,
+) -> None:
+    from tests.video.clips import URL, encode_clip, moving_crop  # PyAV: the `video` extra
+
+    settings = {**TIMEOUTS, "upload_idle_timeout_s": "5", "video_upload_timeout_s": "3"}
+    server = start_server(settings | {"video_max_concurrent": "1", "max_slow_uploads": "4"})
+    port = server.port
+    video_head = head(port, "Content-Length: 2000000\r\n").replace(b"image/jpeg", b"video/webm")
+    video_head = video_head.replace(PATH.encode(), URL.encode())
+    trickler = asyncio.ensure_future(send_and_answer(port, video_head, drip=b"x" * 100))
+    stalled = asyncio.ensure_future(send_and_answer(port, video_head + b"\x1a\x45\xdf\xa3"))
+    await asyncio.to_thread(wait_for_metric, server, "bgremove_uploads_in_progress", {}, 2)
+    clip = encode_clip(moving_crop(frames=6, width=96, height=64))
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        # The only video place is free while the two bodies are still coming: a whole clip is served.
+        served = await client.post(URL, files={"video": ("c.webm", clip, "video/webm")})
+    assert served.status_code == 200, served.text
+    assert status_and_code(await trickler) == (408, "upload_timeout")  # the whole-read limit (3 s)
+    assert status_and_code(await stalled) == (408, "upload_timeout")  # nothing for 5 s
