@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +71,9 @@ async def slow_uploads(
     return {"tricklers": count, "trickler_answers": tally, "normal": summary}
 
 
+ANSWERED = (200, 429, 503)  # served, refused, timed out: anything else is unexplained
+
+
 async def open_loop(
     base_url: str, path: str, bodies: Sequence[bytes], rate_per_s: float, duration_s: float, cap: int
 ) -> tuple[list[Outcome], float]:
@@ -121,7 +125,13 @@ async def overload(
         "ok": len(ok),
         "refused": len(refused),
         "timed_out": sum(o.detail == "timeout" for o in outcomes),
-        "other": sum(o.status not in (200, 429, 503) for o in outcomes),
+        "other": sum(o.status not in ANSWERED for o in outcomes),
+        # What the others were: status and error code (or the client-side exception), counted.
+        "other_kinds": dict(
+            Counter(
+                f"{o.status} {(o.detail or '')[:80]}" for o in outcomes if o.status not in (200, 429, 503)
+            )
+        ),
         "goodput_req_per_s": goodput,
         "goodput_pct_of_capacity": 100.0 * goodput / capacity if capacity else 0.0,
         "refusal_p50_ms": pct(refused, 50),

@@ -25,7 +25,8 @@ from service.errors import STATUS, ApiError, ErrorKind
 from service.imaging.bounds import request_memory_bytes
 from service.imaging.options import OutputOptions, parse_options
 from service.pipeline import RemovalResult
-from service.upload import declared_size, read_upload, upload_clock
+from service.state import ServiceState
+from service.upload import declared_size, drain, read_upload, upload_clock
 
 ParamTranslator = Callable[[dict[str, str], tuple[str, ...]], dict[str, str]]
 ExtraHeaders = Callable[[RemovalResult], dict[str, str]]
@@ -47,12 +48,13 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
     metrics = state.metrics
     started = time.perf_counter()
     output, engine_used, status = "unknown", "none", 500
-    body_read = False
+    read_started = body_read = False
+    admission = state.admission
     try:
         pipeline = ready_pipeline(state)
-        admission = state.admission
         admission.check()  # no place or too long a wait: refused before the upload is read
         with admission.reading() as place:
+            read_started = True
             upload = await read_upload(
                 request,
                 field=dialect.field,
@@ -83,12 +85,26 @@ async def handle_removal(request: Request, dialect: RemovalDialect) -> Response:
         response = error_response(
             exc, metrics=metrics, retry_after_s=state.settings.retry_after_s, shape=dialect.error_shape
         )
-        if not body_read:  # the rest of the body may still be on its way (or trickling): not read
+        # A body not read to its end must not be parsed as the connection's next request: read and
+        # drop it if the refusal came before the read and it is small, else close the connection.
+        if not body_read and (read_started or not await drain_refused(request, state)):
             response.headers["Connection"] = "close"
         return response
     finally:
         metrics.requests.labels(output, engine_used, str(status)).inc()
         metrics.request_duration.labels(output).observe(time.perf_counter() - started)
+
+
+async def drain_refused(request: Request, state: ServiceState) -> bool:
+    """Reads and drops the body of a request refused before its upload was read (`upload.drain`),
+    under an upload place and the usual upload clock (at most 5 s), so draining is bounded like
+    reading; False (close the connection) when no upload place is free."""
+    try:
+        with state.admission.reading() as place:
+            clock = upload_clock(state.settings, place, total_s=min(5.0, state.settings.upload_timeout_s))
+            return await drain(request, clock)
+    except ApiError:
+        return False
 
 
 def working_memory(data: bytes, options: OutputOptions) -> tuple[int, str]:

@@ -98,6 +98,35 @@ def upload_clock(settings: Settings, place: UploadPlace, *, total_s: float | Non
     )
 
 
+# A body refused before it was read is read and dropped up to this size, so the refusal reaches the
+# client: answering and closing with the body still arriving makes the kernel reset the connection,
+# and the client sees a broken connection instead of the 429 (measured: 100 of 973 requests at 3x
+# capacity, `python -m bench.attack`). Larger bodies are not worth reading: those connections close.
+DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+async def drain(request: Request, clock: UploadClock, limit_bytes: int = DRAIN_LIMIT_BYTES) -> bool:
+    """Reads and drops a refused request's body; True when it was read to its end (the connection
+    may then stay open), False when it is larger than `limit_bytes`, too slow or the client left."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit_bytes):
+        return False
+    receive = timed_receive(request.receive, clock)
+    seen = 0
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            seen += len(message.get("body", b""))
+            if seen > limit_bytes:
+                return False
+            if not message.get("more_body", False):
+                return True
+    except (ApiError, ClientDisconnect):
+        return False
+
+
 def timed_receive(receive: Receive, clock: UploadClock) -> Receive:
     """`receive` under the clock's limits: `ApiError(UPLOAD_TIMEOUT)` when the body runs late."""
     started = time.monotonic()
