@@ -3,6 +3,8 @@ count and time, printing what they did to normal traffic.
 
 Phases, each with its own request count and time limit, against one server:
 
+0. memory bombs (`bench.attack_memory`): a 40,000,000 x 1 strip and all-zero 40/30 MP PNGs, each
+   alone: the answer and the server's peak RSS above idle;
 1. baseline: `--normal` ordinary requests (small photo JPEGs, output=rgba) at `--concurrency`;
 2. bombs: the same normal load while `--bombs` scan-bomb JPEGs (6000x6600, 4,000 near-empty
    progressive scans, ~490 KB; `bench.bombs`) plus one 37-byte GIF with a 6000x6600 screen per
@@ -35,11 +37,13 @@ from typing import Any
 import httpx
 
 from bench import hardware, report
+from bench.attack_memory import memory_phase
 from bench.attack_overload import overload, slow_uploads
 from bench.bombs import gif_screen_bomb, scan_bomb_jpeg
 from bench.images import request_jpegs, source_of_images
 from bench.load import LoadPlan, LoadResult, Outcome, run_load, send_one
 from bench.server import LOOPBACK, ServerProcess, ServerSpec, running_server
+from service.admission import memory_budget_bytes
 
 NORMAL_PATH = "/remove-background?output=rgba&format=png"
 
@@ -148,7 +152,10 @@ def attack(args: argparse.Namespace, workdir: Path, log: Any = print) -> dict[st
         "scan_bomb_bytes": len(scan_bomb),
     }
     with running_server(server_spec(args), workdir) as server:
-        log(f"attack: server {server.base_url}; phase 1, {args.normal} normal requests")
+        log(f"attack: server {server.base_url}; phase 0, memory bombs one at a time")
+        result["memory_bombs"] = memory_phase(server, args.time_limit)
+        result["memory_budget_mib"] = memory_budget_bytes(0) / 2**20  # the server's default, same machine
+        log(f"attack: phase 1, {args.normal} normal requests")
         result["baseline"] = normal_summary(asyncio.run(run_load(server.base_url, plan, bodies)))
         log("attack: phase 2, the same load with the bombs")
         normal, hostile = asyncio.run(bombs_under_load(server.base_url, plan, bodies, bombs))
@@ -181,6 +188,10 @@ def render(result: dict[str, Any]) -> str:
         s = result[phase]
         rows.append([phase, s["requests"], s["ok"], s["ok_pct"], s["req_per_s"], s["p50_ms"], s["p95_ms"]])
     bombs = [[b["status"], b["code"], b["latency_ms"]] for b in result["bombs"]]
+    memory = [
+        [m["bomb"], m["bytes"], m["status"], m["code"], m["peak_above_idle_mib"]]
+        for m in result["memory_bombs"]
+    ]
     aborted = result["aborted_uploads"]
     return "\n".join(
         [
@@ -191,6 +202,9 @@ def render(result: dict[str, Any]) -> str:
             report.table(["phase", "normal sent", "ok", "ok %", "req/s", "p50 ms", "p95 ms"], rows),
             "",
             report.table(["bomb status", "code", "latency ms"], bombs),
+            "",
+            report.table(["memory bomb", "bytes", "status", "code", "peak RSS above idle, MiB"], memory),
+            f"(memory budget {result['memory_budget_mib']:,.0f} MiB)",
             "",
             f"Aborted uploads: {aborted['sent']} sent, {aborted['counted_client_closed']:.0f} counted as "
             f"499 client_closed, {aborted['new_5xx']:.0f} new 5xx; server alive: {result['server_alive']}, "
