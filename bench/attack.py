@@ -230,9 +230,9 @@ def overload_lines(result: dict[str, Any]) -> list[str]:
             f"Overload: capacity {o['capacity_req_per_s']:.1f} req/s one at a time, offered "
             f"{o['offered_req_per_s']:.1f} req/s: {o['sent']} sent, {o['ok']} ok, {o['refused']} refused, "
             f"{o['timed_out']} timed out, {o['other']} other; goodput {o['goodput_req_per_s']:.1f} req/s "
-            f"({o['goodput_pct_of_capacity']:.0f} % of capacity); refusal p50/p95 {o['refusal_p50_ms']} / "
-            f"{o['refusal_p95_ms']} ms; admitted p95 {o['admitted_p95_ms']} ms; "
-            f"past deadline {o['past_deadline']}; others: {o['other_kinds']}"
+            f"({o['goodput_pct_of_capacity']:.0f} % of capacity); refusal p50/p95/max "
+            f"{o['refusal_p50_ms']} / {o['refusal_p95_ms']} / {o['refusal_max_ms']} ms; "
+            f"admitted p95 {o['admitted_p95_ms']} ms; past deadline {o['past_deadline']}; others: {o['other_kinds']}"
         )
     return lines
 

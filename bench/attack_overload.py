@@ -136,6 +136,7 @@ async def overload(
         "goodput_pct_of_capacity": 100.0 * goodput / capacity if capacity else 0.0,
         "refusal_p50_ms": pct(refused, 50),
         "refusal_p95_ms": pct(refused, 95),
+        "refusal_max_ms": max(refused) if refused else None,
         "admitted_p95_ms": pct([v * 1000 for v in ok], 95),
         "past_deadline": sum(v > deadline_s for v in ok),
     }
