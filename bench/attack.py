@@ -232,7 +232,8 @@ def overload_lines(result: dict[str, Any]) -> list[str]:
             f"{o['timed_out']} timed out, {o['other']} other; goodput {o['goodput_req_per_s']:.1f} req/s "
             f"({o['goodput_pct_of_capacity']:.0f} % of capacity); refusal p50/p95/max "
             f"{o['refusal_p50_ms']} / {o['refusal_p95_ms']} / {o['refusal_max_ms']} ms; "
-            f"admitted p95 {o['admitted_p95_ms']} ms; past deadline {o['past_deadline']}; others: {o['other_kinds']}"
+            f"admitted p95 {o['admitted_p95_ms']} ms; past deadline {o['past_deadline']}; "
+            f"others: {o['other_kinds']}"
         )
     return lines
 
