@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.foreground_dense import estimate_foreground_dense
+from service.imaging import foreground
 from service.imaging.foreground import estimate_foreground, level_radii, soft_band
 from tests.imaging.matting_scenes import portrait, predicted_at_low_resolution
 
@@ -83,24 +84,30 @@ def _visible_difference(sparse: np.ndarray, dense: np.ndarray, alpha: np.ndarray
     ("h", "w", "edge_width"), [(240, 320, 12.0), (480, 640, 30.0), (600, 400, 4.0), (1080, 1920, 6.0)]
 )
 def test_band_only_computation_matches_the_dense_one_in_the_band(h: int, w: int, edge_width: float) -> None:
-    # Issue 17 runs the full-resolution level on the band's tiles only and the wide levels on one
-    # shrunk copy; inside the band it must give what the old dense computation gave: the same
-    # colour error against the true foreground, and the same colours as shown. Where alpha is a few
-    # hundredths F is barely determined and the two may differ by several levels, which alpha
-    # scales down to about two (measured: 2.2 at 1080p, under one level on the others).
+    # Issue 17 fuses the last level on the band's tiles only, takes its local means at half
+    # resolution and the wide levels on one shrunk copy; inside the band it must do what the old
+    # dense computation did: no larger colour error against the true foreground, and the same
+    # colours as shown. Where alpha is a few hundredths F is barely determined and the two may
+    # differ by several levels, which alpha scales down to about two (measured: 2.2 at 1080p, 1.6
+    # or less on the others).
     scene = portrait(h, w, edge_width)
     alpha = predicted_at_low_resolution(scene.alpha)
     sparse, dense, soft = _sparse_and_dense(scene.image, alpha)
     band = (scene.alpha > 0.05) & (scene.alpha < 0.95)
     errors = [float(np.abs(x.astype(np.float32) - scene.fg)[band].mean()) for x in (sparse, dense)]
-    assert errors[0] == pytest.approx(errors[1], rel=0.02), errors
+    assert errors[0] <= 1.02 * errors[1], errors  # measured: 0.97-1.0x
     assert _visible_difference(sparse, dense, alpha, soft) <= 3.0
     # Outside the band the input bytes are kept (invisible or opaque as shown in every output).
     assert np.array_equal(sparse[~soft], scene.image[~soft])
 
 
-def test_band_only_computation_equals_the_dense_one_on_scattered_soft_pixels() -> None:
+def test_band_only_computation_equals_the_dense_one_on_scattered_soft_pixels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Many small, separate runs of tiles (the tiling's edge cases), soft pixels touching the borders.
+    # The narrow level's means at full resolution, as the dense computation takes them: what is left
+    # to differ is the tiling (on random noise, means taken at half resolution differ by design).
+    monkeypatch.setattr(foreground, "_NARROW_STEP", 1)
     rng = np.random.default_rng(3)
     h, w = 333, 517
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
