@@ -38,6 +38,9 @@ class TrainConfig:
     grad_clip: float = 5.0
     ema_decay: float = 0.999
     freeze_backbone_bn: bool = True  # see model.backbone_init: folded BN needs frozen statistics
+    # Every norm layer's statistics fixed (eval mode), as SOC does: fine-tuning converged weights on
+    # photos unlike the ones they were trained on must not move the statistics the weights expect.
+    freeze_norms: bool = False
     frozen_stages: int = 0  # first MobileNetV2 stages kept fixed (less backward work on a CPU)
     cpu_bf16: bool = False  # bf16 autocast on CPUs with native bf16 (ignored elsewhere)
     # Share of samples per photo category (model.training.photos); empty: every photo alike.

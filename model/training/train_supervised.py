@@ -192,7 +192,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         prefetch_factor=4 if cfg.workers else None,
     )
     deadline = started + cfg.chunk_minutes * 60 if cfg.chunk_minutes > 0 else float("inf")
-    set_train_mode(net, cfg.freeze_backbone_bn)
+    set_train_mode(net, cfg.freeze_backbone_bn, freeze_all_norms=cfg.freeze_norms)
     window: list[float] = []
     for images_u8, alpha in loader:
         set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
