@@ -48,6 +48,9 @@ class TrainConfig:
     # At most this many training photos per category ("portrait:500,hair:500"; empty: all): the
     # teacher labels each photo once (~1-2 s on 2 busy cores), so a CPU campaign grows its data in steps.
     category_limits: str = ""
+    # Share of close-up samples (portrait, hair) made small in the frame and composited onto another
+    # background (`augment.zoomed_out`): whole frames of close-ups pull the scene photos' score down.
+    closeup_zoom_out_p: float = 0.0
     val_every: int = 400
     val_size: int = 512  # inference short side used to validate (the service default)
     val_short_side: int = 720  # val photos are scored at this short side (cheap, same for all)

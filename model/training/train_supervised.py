@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from model.backbone_init import load_imagenet_backbone
 from model.training import checkpoint
+from model.training.augment import AugmentConfig
 from model.training.config import RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.ema import ModelEma
@@ -185,7 +186,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         parse_category_values(cfg.category_weights),
     )
     loader = DataLoader(
-        AugmentedPhotos(sources, cfg.seed),
+        AugmentedPhotos(sources, cfg.seed, AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p)),
         batch_sampler=plan,
         num_workers=cfg.workers,
         pin_memory=device.type == "cuda",

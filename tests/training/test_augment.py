@@ -64,3 +64,26 @@ def test_val_split_is_deterministic_and_masked_only(tmp_path: Path) -> None:
     assert len(chosen) == 30 and chosen == choose_val_split(list(reversed(photos)), 30)
     masked = {p.key for p in photos if p.mask_path is not None}
     assert set(chosen) <= masked
+
+
+def test_close_ups_zoomed_out_sit_small_on_the_bottom_edge_over_another_background() -> None:
+    # A close-up filling its photo (alpha 1 everywhere but a top margin), zoomed out into a 96 x 96
+    # frame: the person covers at most the zoom's share of the frame, touches the bottom edge, and
+    # what is around it is another background (composited; the label is 0 there).
+    closeup = synthetic_source(seed=5)
+    closeup.alpha[:] = 255
+    closeup.alpha[:20] = 0
+    closeup.image[:] = 250
+    closeup.foreground[:] = 250
+    closeup.category = "portrait"
+    donor = synthetic_source(seed=6)
+    cfg = AugmentConfig(closeup_zoom_out_p=1.0, zoom_out=(0.4, 0.5), colour_p=0.0, resample_p=0.0,
+                        blur_p=0.0, noise_p=0.0, jpeg_p=0.0)  # fmt: skip
+    for seed in range(4):
+        image, alpha = augment(np.random.default_rng(seed), [closeup, donor], 0, 96, 96, True, cfg)
+        person = alpha > 0.5
+        rows, cols = np.nonzero(person)
+        assert person[-1].any() and rows.min() > 96 * 0.3  # on the bottom edge, small in the frame
+        assert cols.max() - cols.min() + 1 <= 96 * 0.5 + 2  # its short side: at most half the frame
+        # The person keeps its pixels; around it is a new background, not the zero border of the warp.
+        assert np.all(image[alpha > 0.99] >= 240) and image[alpha == 0].std() > 0
