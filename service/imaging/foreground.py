@@ -23,28 +23,24 @@ several threads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from service.imaging.blend import quantize_alpha
-from service.imaging.guided_filter import box_mean
+from service.imaging.guided_filter import box_mean, runs
 
 _EPS = np.float32(1e-5)
 # The paper's reference radii are 90 then 6; a middle level (30) lowered the error further on our
 # synthetic test (about 0.12 -> 0.08 of the raw image's error) and is cheap on a shrunk copy. Radii
 # are for a 1024-pixel longer side and scale with the image, so 4K gets the reach 1080p gets.
 _LEVELS_AT_1024 = (90, 30, 6)
-# Each level runs on a copy shrunk so that its box is at most about this radius: the wide levels
-# only contribute smooth local means, and the last (narrow) level runs at full resolution.
+# Each wide level runs on a copy shrunk so that its box is at most about this radius: they only
+# contribute smooth local means (the last level's means are taken at half resolution, `_NARROW_STEP`).
 _LOW_RES_RADIUS = 8
-# The full-resolution level works on runs of tiles that hold soft pixels, each grown by the blur
-# radius. Narrow tiles hug a portrait's mostly vertical band; measured on a real 1080p portrait (CPU
-# time, single thread, best of 9; radius 11): 48 x 16 took 54 ms, 96 x 16 64 ms, 32 x 32 76 ms,
-# 24 x 8 84 ms. Taller tiles pay off as the radius grows (12 MP, radius 23, best of 4: 96 x 16 264
-# ms, 48 x 16 355 ms), so the rows are at least 4 radii.
+# The last level's fuse works on runs of tiles that hold soft pixels. Narrow tiles hug a portrait's
+# mostly vertical band; measured on a real 1080p portrait (CPU time, single thread, best of 7): 48 x 16
+# took 60 ms, 96 x 16 64 ms (at 12 MP: 297 vs 312 ms).
 _TILE_ROWS = 48
 # The narrow level's local means are taken at 1/_NARROW_STEP resolution (see `_narrow_level`).
 _NARROW_STEP = 2
@@ -110,8 +106,8 @@ def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float3
     Only the soft band (`soft_band`) changes: pixels shown opaque keep their exact input bytes (the
     estimator gives the same value there, up to rounding), and so do invisible ones (cut-outs clear
     them, composites take the background there). Cost: see the module docstring; the wide levels run
-    on shrunk copies of the band's bounding box plus their reach, the full-resolution level only on
-    tiles that hold band pixels (plus its blur radius).
+    on shrunk copies of the band's bounding box plus their reach, the last level's fuse only on
+    tiles that hold band pixels.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or alpha.shape != rgb.shape[:2]:
         raise ValueError(f"need H x W x 3 rgb and H x W alpha, got {rgb.shape} and {alpha.shape}")
@@ -135,41 +131,9 @@ def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float3
     return out
 
 
-@dataclass(frozen=True)
-class _LowRes:
-    """The wide levels' F and B estimates, one pixel per `step` x `step` block of the crop."""
-
-    fg: Float
-    bg: Float
-    step: int
-
-    def region(self, y0: int, y1: int, x0: int, x1: int) -> tuple[Float, Float]:
-        """F and B bilinearly upsampled to crop rows y0:y1, columns x0:x1 (what resizing the whole
-        estimate to full size gives there, without making the full-size copies: at 12 MP those two
-        resizes alone took a third of the decontamination)."""
-        step, (h, w) = self.step, self.fg.shape[:2]
-        # The low-resolution pixels whose interpolation reaches the region, plus one on each side, so
-        # that the region's own pixels interpolate between the same neighbours as on the whole
-        # estimate. Enlarging that block exactly `step` times maps pixel centres as the whole resize
-        # does: crop row y <-> low-res (y + 0.5) / step - 0.5.
-        j0, j1 = max(0, y0 // step - 1), min(h, (y1 - 1) // step + 2)
-        i0, i1 = max(0, x0 // step - 1), min(w, (x1 - 1) // step + 2)
-        size = ((i1 - i0) * step, (j1 - j0) * step)
-        top, left = y0 - j0 * step, x0 - i0 * step
-        # Rows and columns the wide levels trimmed (under one step, at the far edge) take the edge.
-        below, right = max(0, y1 - j1 * step), max(0, x1 - i1 * step)
-        regions = []
-        for x in (self.fg, self.bg):
-            up = cv2.resize(x[j0:j1, i0:i1], size, interpolation=cv2.INTER_LINEAR)
-            if below or right:
-                up = cv2.copyMakeBorder(up, 0, below, 0, right, cv2.BORDER_REPLICATE)
-            regions.append(_f32(up)[top : top + y1 - y0, left : left + x1 - x0])
-        return regions[0], regions[1]
-
-
-def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -> _LowRes:
+def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -> tuple[Float, Float]:
     """The coarse levels, each on a copy shrunk so its box is about `_LOW_RES_RADIUS`; returns F and
-    B at the finest wide level's resolution.
+    B at the finest wide level's resolution (the crop's own when there is no wide level).
 
     The photo is read at full resolution once: the uint8 crop (trimmed to a multiple of the finest
     level's step, so OpenCV's integer-factor area path applies) and alpha are shrunk by that step,
@@ -178,7 +142,7 @@ def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -
     full = a.shape
     if not radii:
         image = np.multiply(rgb, _INV_255, dtype=np.float32)
-        return _LowRes(image, image, 1)
+        return image, image
     steps = [max(1, min(radius // _LOW_RES_RADIUS, *full)) for radius in radii]
     base = min(steps)
     bh, bw = full[0] // base, full[1] // base
@@ -194,7 +158,7 @@ def _wide_levels(rgb: npt.NDArray[np.uint8], a: Float, radii: tuple[int, ...]) -
         bg_s = image_s if bg is image_b else _resize(bg, size)
         mean_fg, mean_bg = _local_means(fg_s, bg_s, a_s, max(1, round(radius / step)))
         fg, bg = _fuse(image_s, a_s, mean_fg, mean_bg), mean_bg
-    return _LowRes(_resize(fg, (bh, bw)), _resize(bg, (bh, bw)), base)
+    return fg, bg  # the last level is the finest: its size is the trimmed copy's
 
 
 def _resize_u8(rgb: npt.NDArray[np.uint8], size: tuple[int, int]) -> Float:
@@ -210,7 +174,7 @@ def _narrow_level(
     rgb: npt.NDArray[np.uint8],
     a: Float,
     soft: npt.NDArray[np.bool_],
-    low: _LowRes,
+    low: tuple[Float, Float],
     radius: int,
     out: npt.NDArray[np.uint8],
 ) -> None:
@@ -227,19 +191,40 @@ def _narrow_level(
     step = _NARROW_STEP if min(h, w) >= 2 * _NARROW_STEP and radius >= _NARROW_STEP else 1
     hh, ww = h // step, w // step
     a_s = _resize(np.ascontiguousarray(a[: hh * step, : ww * step]), (hh, ww))
-    fg_s, bg_s = _resize(low.fg, (hh, ww)), _resize(low.bg, (hh, ww))
+    fg_s, bg_s = (_resize(x, (hh, ww)) for x in low)
     mean_fg, mean_bg = _local_means(fg_s, bg_s, a_s, max(1, round(radius / step)))
-    means = _LowRes(mean_fg, mean_bg, step)
     tiles_x = -(-w // _TILE_COLS)
     for ty in range(0, h, _TILE_ROWS):
         rows = soft[ty : ty + _TILE_ROWS]
         columns = np.zeros(tiles_x * _TILE_COLS, dtype=bool)
         columns[:w] = rows.any(axis=0)
         busy = np.asarray(columns.reshape(tiles_x, _TILE_COLS).any(axis=1), dtype=bool)
-        for tx0, tx1 in _runs(busy):
-            y0, y1, x0, x1 = ty, min(h, ty + _TILE_ROWS), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
-            shown = _fused(rgb[y0:y1, x0:x1], a[y0:y1, x0:x1], means.region(y0, y1, x0, x1))
+        for tx0, tx1 in runs(busy):
+            box = y0, y1, x0, x1 = ty, min(h, ty + _TILE_ROWS), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
+            region = (_enlarged(mean_fg, step, box), _enlarged(mean_bg, step, box))
+            shown = _fused(rgb[y0:y1, x0:x1], a[y0:y1, x0:x1], region)
             np.copyto(out[y0:y1, x0:x1], shown, where=soft[y0:y1, x0:x1, None])
+
+
+def _enlarged(small: Float, step: int, box: tuple[int, int, int, int]) -> Float:
+    """Rows y0:y1, columns x0:x1 of `small` enlarged `step` times bilinearly (what resizing all of it
+    gives there, crop pixel y <-> (y + 0.5) / step - 0.5; the far edge's trimmed rows and columns
+    replicated), without the full-size copy: at 12 MP those resizes alone took a third of the
+    decontamination. `guided_filter.bilinear_region` does this for any scale with warpAffine; an
+    integer step lets a plain resize of the covering block do it: the whole decontamination was
+    13-20 % slower with warpAffine here (interleaved, real 1080p and 12 MP mattes)."""
+    y0, y1, x0, x1 = box
+    h, w = small.shape[:2]
+    # The low-resolution pixels whose interpolation reaches the region, plus one on each side, so
+    # that the region's own pixels interpolate between the same neighbours as on the whole array.
+    j0, j1 = max(0, y0 // step - 1), min(h, (y1 - 1) // step + 2)
+    i0, i1 = max(0, x0 // step - 1), min(w, (x1 - 1) // step + 2)
+    up = cv2.resize(small[j0:j1, i0:i1], ((i1 - i0) * step, (j1 - j0) * step), interpolation=cv2.INTER_LINEAR)
+    below, right = max(0, y1 - j1 * step), max(0, x1 - i1 * step)
+    if below or right:
+        up = cv2.copyMakeBorder(up, 0, below, 0, right, cv2.BORDER_REPLICATE)
+    top, left = y0 - j0 * step, x0 - i0 * step
+    return _f32(up)[top : top + y1 - y0, left : left + x1 - x0]
 
 
 def _fused(rgb: npt.NDArray[np.uint8], a: Float, means: tuple[Float, Float]) -> npt.NDArray[np.uint8]:
@@ -262,10 +247,3 @@ def _fused(rgb: npt.NDArray[np.uint8], a: Float, means: tuple[Float, Float]) -> 
 
 def _f32(x: object) -> Float:
     return np.asarray(x, dtype=np.float32)
-
-
-def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """[start, end) of each run of True in a 1-D array."""
-    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]

@@ -168,15 +168,16 @@ def guided_upsample(
             # with the photo: OpenCV's SIMD passes, the channel sum in one (cv2.transform).
             box = (y0, y1, x0, x1)
             pixels = _f32(guide[y0:y1, x0:x1])
-            weighted = cv2.transform(cv2.multiply(_bilinear_region(slopes, scale, box), pixels), ones)
-            sum_ = cv2.add(_f32(weighted).reshape(y1 - y0, x1 - x0), _bilinear_region(offsets, scale, box))
+            weighted = cv2.transform(cv2.multiply(bilinear_region(slopes, scale, box), pixels), ones)
+            sum_ = cv2.add(_f32(weighted).reshape(y1 - y0, x1 - x0), bilinear_region(offsets, scale, box))
             out[y0:y1, x0:x1] = sum_
     return out
 
 
-def _bilinear_region(small: Float, scale: tuple[float, float], box: tuple[int, int, int, int]) -> Float:
+def bilinear_region(small: Float, scale: tuple[float, float], box: tuple[int, int, int, int]) -> Float:
     """Rows y0:y1, columns x0:x1 of `small` resized bilinearly by 1/scale (what cv2.resize to the
-    full size gives there, pixel centres mapped the same way), without the full-size copy."""
+    full size gives there, pixel centres mapped the same way; edges replicated), without the
+    full-size copy. `scale` is (x, y): low-resolution pixels per full-resolution pixel."""
     y0, y1, x0, x1 = box
     sx, sy = scale
     matrix = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
@@ -201,10 +202,14 @@ def _tiles(
         scale = small / size  # low-res pixels per full-resolution pixel
         return int(np.floor(start * TILE / scale)), min(size, int(np.ceil(min(end * TILE, small) / scale)))
 
-    strips = []
-    for ty in np.flatnonzero(grid.any(axis=1)):
-        row = np.concatenate([[False], grid[ty], [False]])
-        edges = np.flatnonzero(row[1:] != row[:-1])  # starts and ends of the runs, alternating
-        runs = [full(int(s0), int(s1), w, width) for s0, s1 in zip(edges[::2], edges[1::2], strict=True)]
-        strips.append((full(int(ty), int(ty) + 1, h, height), runs))
-    return strips
+    return [
+        (full(int(ty), int(ty) + 1, h, height), [full(s0, s1, w, width) for s0, s1 in runs(grid[ty])])
+        for ty in np.flatnonzero(grid.any(axis=1))
+    ]
+
+
+def runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a 1-D array."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
