@@ -91,16 +91,15 @@ class Admission:
     def __init__(self, limits: AdmissionLimits, metrics: Metrics, queue: QueueStats | None = None) -> None:
         self.limits = limits
         self.queue = queue  # set once the engines are started
-        self.pace = PipelinePace()
+        self.pace = PipelinePace()  # also the count of requests in flight
         self._metrics = metrics
-        self._in_flight = 0
         self._uploads = 0
         self._slow_uploads = 0
         self._reserved = 0
 
     @property
     def in_flight(self) -> int:
-        return self._in_flight
+        return self.pace.in_flight
 
     @property
     def uploads(self) -> int:
@@ -117,8 +116,8 @@ class Admission:
 
     def check(self) -> None:
         """Refuse now if a request could not be admitted anyway (no place, or the wait is too long)."""
-        if self._in_flight >= self.limits.max_in_flight:
-            self._refuse("overloaded", f"server busy: {self._in_flight} requests in progress")
+        if self.in_flight >= self.limits.max_in_flight:
+            self._refuse("overloaded", f"server busy: {self.in_flight} requests in progress")
         wait = self.expected_wait_s()
         if wait > self.limits.max_wait_s:
             self._refuse(
@@ -145,15 +144,15 @@ class Admission:
     def slot(self) -> Iterator[None]:
         """An in-flight place for the `with` block (after `check`); raises `ApiError(QUEUE_FULL)`."""
         self.check()
-        self._set_in_flight(self._in_flight + 1)
         self.pace.started()
+        self._metrics.in_flight.set(self.in_flight)
         completed = False
         try:
             yield
             completed = True
         finally:
-            self._set_in_flight(self._in_flight - 1)
             self.pace.finished(completed=completed)
+            self._metrics.in_flight.set(self.in_flight)
 
     @contextlib.contextmanager
     def memory(self, needed: int, what: str = "this image") -> Iterator[None]:
@@ -192,10 +191,6 @@ class Admission:
         raise ApiError(
             ErrorKind.QUEUE_FULL, f"{message}; retry after the Retry-After delay", retry_after_s=retry
         )
-
-    def _set_in_flight(self, value: int) -> None:
-        self._in_flight = value
-        self._metrics.in_flight.set(value)
 
     def _set_uploads(self, value: int) -> None:
         self._uploads = value

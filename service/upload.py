@@ -19,7 +19,7 @@ import io
 import json
 import time
 from base64 import b64decode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -127,6 +127,19 @@ async def drain(request: Request, clock: UploadClock, limit_bytes: int = DRAIN_L
         return False
 
 
+@contextlib.contextmanager
+def body_reading(request: Request, clock: UploadClock | None) -> Iterator[Request]:
+    """`request` with its body read under `clock` (when given), for the `with` block; a client that
+    hangs up meanwhile becomes `ApiError(CLIENT_CLOSED)`, so the route records a 499 like any other
+    client error (photos and videos alike)."""
+    try:
+        yield request if clock is None else Request(request.scope, timed_receive(request.receive, clock))
+    except ClientDisconnect:
+        raise ApiError(
+            ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
+        ) from None
+
+
 def timed_receive(receive: Receive, clock: UploadClock) -> Receive:
     """`receive` under the clock's limits: `ApiError(UPLOAD_TIMEOUT)` when the body runs late."""
     started = time.monotonic()
@@ -184,15 +197,9 @@ async def read_upload(
 ) -> Upload:
     """`b64_field`: the parameter that may carry the image base64-encoded (remove.bg's
     `image_file_b64`), which also admits JSON bodies. `clock`: the read's time limits."""
-    if clock is not None:
-        request = Request(request.scope, timed_receive(request.receive, clock))
     try:
-        upload = await _read_upload(request, field, b64_field)
-    except ClientDisconnect:
-        # An ApiError, so the route records status 499 like any other client error.
-        raise ApiError(
-            ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
-        ) from None
+        with body_reading(request, clock) as timed:
+            upload = await _read_upload(timed, field, b64_field)
     except HTTPException as exc:  # Starlette's form parser: "Too many fields", a broken boundary
         raise ApiError(ErrorKind.INVALID_PARAMETER, f"unreadable form: {exc.detail}") from None
     if upload.missing is None and not upload.data:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from service.errors import ApiError, ErrorKind
-from service.upload import UploadClock, check_media_type, is_form, media_type, timed_receive
+from service.upload import UploadClock, body_reading, check_media_type, is_form, media_type
 
 # Bodies up to this size stay in memory; larger ones go to a temporary file.
 _SPOOL_BYTES = 4 * 1024 * 1024
@@ -40,14 +40,8 @@ async def read_video_upload(
 ) -> VideoUpload:
     """The caller must `close()` the result once the clip is done (after streaming). `clock`: the
     read's time limits (as for photos: a trickling or stalled upload is a 408, not a held place)."""
-    if clock is not None:
-        request = Request(request.scope, timed_receive(request.receive, clock))
-    try:
-        return await _read_video_upload(request, field_name)
-    except ClientDisconnect:
-        raise ApiError(
-            ErrorKind.CLIENT_CLOSED, "the client closed the connection during the upload"
-        ) from None
+    with body_reading(request, clock) as timed:
+        return await _read_video_upload(timed, field_name)
 
 
 async def _read_video_upload(request: Request, field_name: str) -> VideoUpload:

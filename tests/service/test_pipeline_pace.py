@@ -70,17 +70,22 @@ class Engine:
         return self.wait_s
 
 
-def admission(max_wait_s: float, engine_wait_s: float = 0.0) -> Admission:
+def admission(max_wait_s: float, engine_wait_s: float = 0.0, max_in_flight: int = 2) -> Admission:
     limits = AdmissionLimits(
-        max_in_flight=2, max_uploads=4, max_slow_uploads=1, memory_budget_bytes=1 << 30, max_wait_s=max_wait_s
+        max_in_flight=max_in_flight,
+        max_uploads=4,
+        max_slow_uploads=1,
+        memory_budget_bytes=1 << 30,
+        max_wait_s=max_wait_s,
     )
     return Admission(limits, Metrics(CollectorRegistry()), Engine(engine_wait_s))
 
 
 def test_the_longer_of_engine_and_pipeline_waits_decides_and_sets_retry_after() -> None:
-    gate = admission(max_wait_s=5.0, engine_wait_s=3.0)
+    gate = admission(max_wait_s=5.0, engine_wait_s=3.0, max_in_flight=4)
     gate.check()  # 3 s expected: admitted
-    gate.pace.per_request_s, gate.pace.in_flight = 4.0, 2  # the pipeline is the bottleneck: 8 s
+    # Two requests in flight (the pace holds admission's count), the pipeline the bottleneck: 8 s.
+    gate.pace.per_request_s, gate.pace.in_flight = 4.0, 2
     with pytest.raises(ApiError) as refused:
         gate.check()
     assert refused.value.kind is ErrorKind.QUEUE_FULL
@@ -93,7 +98,7 @@ def test_a_full_in_flight_place_says_one_request_time() -> None:
     with gate.slot(), gate.slot(), pytest.raises(ApiError) as refused:
         gate.check()
     assert refused.value.retry_after_s == pytest.approx(1.5)
-    assert gate.pace.in_flight == 0  # the slots gave their places back to the pace too
+    assert gate.in_flight == 0  # the slots gave their places back
 
 
 @pytest.mark.parametrize(("estimate", "header"), [(None, "7"), (0.2, "1"), (2.2, "3")])
