@@ -46,6 +46,7 @@ class Source:
     foreground: U8
     original_shape: tuple[int, int]  # (h, w) before shrinking: what the service would be sent
     category: str = SCENE  # model.training.photos' category: batches are balanced across them
+    key: str = ""  # the photo's key, for logs (hard-example mining names the hardest)
 
 
 def _warp(

@@ -51,6 +51,10 @@ class TrainConfig:
     # Share of close-up samples (portrait, hair) made small in the frame and composited onto another
     # background (`augment.zoomed_out`): whole frames of close-ups pull the scene photos' score down.
     closeup_zoom_out_p: float = 0.0
+    # Hard-example mining (`model.training.hard_examples`): at each validation every drawn photo is
+    # scored against its label and drawn 1 + hard_mining * error / (its category's mean error) times
+    # as often (0: every photo of a category alike).
+    hard_mining: float = 0.0
     val_every: int = 400
     val_size: int = 512  # inference short side used to validate (the service default)
     val_short_side: int = 720  # val photos are scored at this short side (cheap, same for all)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -23,6 +24,7 @@ from model.training.augment import AugmentConfig
 from model.training.config import RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.ema import ModelEma
+from model.training.hard_examples import boosts, photo_errors
 from model.training.inference import predict_alpha
 from model.training.losses import SupervisedLoss, supervised_loss
 from model.training.paths import REPO_ROOT, Locations
@@ -136,6 +138,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     ]
     val_photos = load_val_photos(split.val, cfg.val_short_side)
 
+    torch.manual_seed(cfg.seed)  # the heads' random initialisation: a rerun starts from the same weights
     net = new_network()
     if state is not None:
         net.load_state_dict(state["model"])
@@ -171,62 +174,88 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
                 "best_step": best_step,
                 "config": cfg.as_dict(),
                 "device": str(device),
+                "boost": None if boost is None else torch.from_numpy(boost),
             },
         )
 
-    plan = BatchPlan(
-        sources,
-        cfg.batch_size,
-        cfg.train_size,
-        cfg.crop_size,
-        cfg.whole_fraction,
-        cfg.seed,
-        step,
-        cfg.steps,
-        parse_category_values(cfg.category_weights),
-    )
-    loader = DataLoader(
-        AugmentedPhotos(sources, cfg.seed, AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p)),
-        batch_sampler=plan,
-        num_workers=cfg.workers,
-        pin_memory=device.type == "cuda",
-        prefetch_factor=4 if cfg.workers else None,
-    )
+    category_weights = parse_category_values(cfg.category_weights)
+    boost = None if state is None or state.get("boost") is None else state["boost"].numpy()
+
+    def batches(start: int) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+        # Built anew whenever mining changes the draws, from the step it takes effect: the batches
+        # of a run then depend only on (seed, step, boost), and the boost is in every checkpoint.
+        plan = BatchPlan(
+            sources,
+            cfg.batch_size,
+            cfg.train_size,
+            cfg.crop_size,
+            cfg.whole_fraction,
+            cfg.seed,
+            start,
+            cfg.steps,
+            category_weights,
+            boost,
+        )
+        return DataLoader(
+            AugmentedPhotos(sources, cfg.seed, AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p)),
+            batch_sampler=plan,
+            num_workers=cfg.workers,
+            pin_memory=device.type == "cuda",
+            prefetch_factor=4 if cfg.workers else None,
+        )
+
+    def mine() -> np.ndarray:
+        drawn = [category_weights.get(s.category, 1.0) > 0 for s in sources]
+        errors = photo_errors(ema.module, sources, cfg.train_size, drawn)  # the EMA is always in eval mode
+        mined = boosts(errors, [s.category for s in sources], cfg.hard_mining)
+        hardest = np.argsort(np.nan_to_num(errors, nan=-1.0))[::-1][:3]
+        names = [sources[i].key for i in hardest]
+        log(f"hard examples: boost {mined.min():.2f}-{mined.max():.2f}; hardest {names}")
+        return mined
+
     deadline = started + cfg.chunk_minutes * 60 if cfg.chunk_minutes > 0 else float("inf")
     set_train_mode(net, cfg.freeze_backbone_bn, freeze_all_norms=cfg.freeze_norms)
     window: list[float] = []
-    for images_u8, alpha in loader:
-        set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
-        losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16)
-        step += 1
-        ema.update(net, step)
-        window.append(float(losses.total.detach()))
-        if step % 10 == 0 or step == cfg.steps:
-            record = {
-                "stage": "train",
-                "step": step,
-                "loss": sum(window) / len(window),
-                "semantic": float(losses.semantic.detach()),
-                "detail": float(losses.detail.detach()),
-                "matte": float(losses.matte.detach()),
-                "shape": list(images_u8.shape),
-                "elapsed_s": round(time.perf_counter() - started, 1),
-            }
-            append_log(run_dir, record)
-            log(json.dumps(record))
-            window.clear()
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            scores = validate(ema.module, val_photos, cfg.val_size)
-            append_log(run_dir, {"stage": "val", "step": step, "iou": scores.iou, "mae": scores.mae})
-            log(f"step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f}")
-            if scores.better_than(best):
-                best, best_step = scores, step
-                best_state = {"step": step, "ema": ema.module.state_dict(), "scores": vars(scores)}
-                checkpoint.save(run_dir / "best.pt", {**best_state, "config": cfg.as_dict()})
-            save_last()
-        if time.perf_counter() > deadline:
-            save_last()
-            log(f"chunk time is up at step {step}; run the same command again to continue")
-            break
+    out_of_time = False
+    while step < cfg.steps and not out_of_time:
+        for images_u8, alpha in batches(step):
+            set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
+            losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16)
+            step += 1
+            ema.update(net, step)
+            window.append(float(losses.total.detach()))
+            if step % 10 == 0 or step == cfg.steps:
+                record = {
+                    "stage": "train",
+                    "step": step,
+                    "loss": sum(window) / len(window),
+                    "semantic": float(losses.semantic.detach()),
+                    "detail": float(losses.detail.detach()),
+                    "matte": float(losses.matte.detach()),
+                    "shape": list(images_u8.shape),
+                    "elapsed_s": round(time.perf_counter() - started, 1),
+                }
+                append_log(run_dir, record)
+                log(json.dumps(record))
+                window.clear()
+            validated = step % cfg.val_every == 0 or step == cfg.steps
+            if validated:
+                scores = validate(ema.module, val_photos, cfg.val_size)
+                append_log(run_dir, {"stage": "val", "step": step, "iou": scores.iou, "mae": scores.mae})
+                log(f"step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f}")
+                if scores.better_than(best):
+                    best, best_step = scores, step
+                    best_state = {"step": step, "ema": ema.module.state_dict(), "scores": vars(scores)}
+                    checkpoint.save(run_dir / "best.pt", {**best_state, "config": cfg.as_dict()})
+                if cfg.hard_mining > 0 and step < cfg.steps:
+                    boost = mine()
+                save_last()
+            if time.perf_counter() > deadline:
+                save_last()
+                log(f"chunk time is up at step {step}; run the same command again to continue")
+                out_of_time = True
+                break
+            if validated and cfg.hard_mining > 0:
+                break  # the next batches are drawn with the new boost
     seconds = time.perf_counter() - started
     return TrainOutcome(step, cfg.steps, step >= cfg.steps, best, best_step, seconds)

@@ -46,7 +46,12 @@ def to_source(item: LabelledPhoto, max_short_side: int) -> Source:
 
     alpha_u8 = (np.clip(item.alpha, 0, 1) * 255.0 + 0.5).astype(np.uint8)
     return Source(
-        shrink(item.image), shrink(alpha_u8), shrink(item.foreground), (height, width), item.photo.category
+        shrink(item.image),
+        shrink(alpha_u8),
+        shrink(item.foreground),
+        (height, width),
+        item.photo.category,
+        item.photo.key,
     )
 
 
@@ -62,13 +67,23 @@ def parse_category_values(text: str) -> dict[str, float]:
     return values
 
 
-def sampling_probabilities(sources: list[Source], category_weights: dict[str, float]) -> np.ndarray:
+def sampling_probabilities(
+    sources: list[Source], category_weights: dict[str, float], boost: np.ndarray | None = None
+) -> np.ndarray:
     """Per-photo sampling probability: each category gets its weight's share of the samples, split
-    evenly among its photos; categories without a weight share equally with weight 1. Without this the
-    1,000 close portraits would drown the 200 scene photos the scene failures (limbs, clutter) need."""
+    among its photos evenly or in proportion to `boost` (hard-example mining,
+    `model.training.hard_examples`); categories without a weight share equally with weight 1. Without
+    this the 1,000 close portraits would drown the 200 scene photos the scene failures (limbs,
+    clutter) need."""
     categories = [s.category for s in sources]
-    counts = {c: categories.count(c) for c in set(categories)}
-    per_photo = np.array([category_weights.get(c, 1.0) / counts[c] for c in categories], np.float64)
+    boost = np.ones(len(sources)) if boost is None else np.asarray(boost, np.float64)
+    if boost.shape != (len(sources),) or (boost <= 0).any():
+        raise ValueError("boost: one positive number per photo")
+    totals = {c: float(boost[[k == c for k in categories]].sum()) for c in set(categories)}
+    per_photo = np.array(
+        [category_weights.get(c, 1.0) * b / totals[c] for c, b in zip(categories, boost, strict=True)],
+        np.float64,
+    )
     if per_photo.sum() <= 0:
         raise ValueError("category weights leave nothing to sample")
     return per_photo / per_photo.sum()
@@ -99,9 +114,10 @@ class BatchPlan(Sampler[list[SampleKey]]):
         start_step: int,
         end_step: int,
         category_weights: dict[str, float] | None = None,
+        boost: np.ndarray | None = None,
     ) -> None:
         self.shapes = [s.original_shape for s in sources]
-        self.probabilities = sampling_probabilities(sources, category_weights or {})
+        self.probabilities = sampling_probabilities(sources, category_weights or {}, boost)
         self.buckets: dict[int, list[int]] = {}
         for index, (h, w) in enumerate(self.shapes):
             self.buckets.setdefault(_aspect_bucket(h, w), []).append(index)

@@ -11,6 +11,7 @@ import pytest
 
 from model.training.augment import Source
 from model.training.data_sources import limited
+from model.training.hard_examples import MAX_BOOST, boosts, photo_error
 from model.training.failure_report import category_rows, lost_foreground, on_image, stray_blobs
 from model.training.paths import PEOPLE_DIR, VAL_SPLIT_FILE
 from model.training.photos import HAIR, PARSING, PORTRAIT, SCENE, list_photos, read_photo_mask, read_rgb
@@ -56,6 +57,29 @@ def test_category_weights_set_each_categorys_share_of_samples() -> None:
     assert 0.42 < scene_share < 0.58  # unweighted it would be 0.10
     with pytest.raises(ValueError):
         parse_category_values("scene=0.5")
+
+
+def test_hard_examples_are_drawn_more_often_within_their_category_only() -> None:
+    label = np.zeros((20, 20), np.uint8)
+    label[5:15, 5:15] = 255
+    right = label.astype(np.float32) / 255.0
+    lost_arm = right.copy()
+    lost_arm[5:15, 5:9] = 0.0
+    assert photo_error(right, label) == 0.0 < photo_error(lost_arm, label)
+
+    errors = np.array([0.1, 0.1, 0.4, 0.2, 0.2, 0.2, np.nan])
+    categories = [SCENE, SCENE, SCENE, PORTRAIT, PORTRAIT, PORTRAIT, PORTRAIT]
+    mined = boosts(errors, categories, strength=1.0)
+    assert mined[2] > mined[0] == mined[1] and mined[3] == mined[4] == mined[5] and mined[6] == 1.0
+    assert boosts(np.array([0.0, 0.0, 100.0]), [SCENE] * 3, 10.0)[2] == MAX_BOOST  # capped
+
+    sources = [_source(c) for c in categories]
+    weights = parse_category_values("scene:0.5,portrait:0.5")
+    plan = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights, boost=mined)
+    assert plan.probabilities[:3].sum() == pytest.approx(0.5)  # the category's share is kept
+    assert plan.probabilities[2] > plan.probabilities[0]
+    with pytest.raises(ValueError, match="boost"):
+        BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights, boost=np.zeros(len(sources)))
 
 
 def test_category_limits_keep_scene_photos_first_and_cap_the_others() -> None:

@@ -89,6 +89,27 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     assert name == out.name and digest == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
+def test_hard_example_mining_redraws_at_each_validation_and_resumes_the_same_batches(
+    mini_people: Locations, tmp_path: Path
+) -> None:
+    mining = TINY.with_overrides({"run": "tiny-hard", "hard_mining": "2", "steps": "5"})
+    logs: dict[str, list[str]] = {"whole": [], "cut": []}
+    finals = {}
+    for name, chunks in (("whole", ["0"]), ("cut", ["1e-9", "1e-9", "0"])):
+        loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / name})
+        for minutes in chunks:  # a chunk of no time stops after one step: cuts at steps 1 and 2
+            train_supervised(mining.with_overrides({"chunk_minutes": minutes}), loc, log=logs[name].append)
+        finals[name] = torch.load(loc.run_dir(mining.run) / "last.pt", weights_only=True)
+    mined = [line for line in logs["whole"] if line.startswith("hard examples")]
+    assert len(mined) == 2  # at the validations of steps 2 and 4, not at the last step
+    boost = finals["whole"]["boost"]
+    assert boost is not None and boost.max() > boost.min()  # the toy photos are not equally hard
+    # Cut into chunks (the boost travels in the checkpoint) the run sees the same batches.
+    assert torch.equal(finals["cut"]["boost"], boost)
+    for key, value in finals["whole"]["model"].items():
+        assert torch.allclose(finals["cut"]["model"][key], value, atol=1e-5), key
+
+
 def test_second_phase_continues_another_run_and_the_card_lists_both(
     mini_people: Locations, tmp_path: Path
 ) -> None:
