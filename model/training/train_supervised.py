@@ -213,6 +213,8 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
         log(f"hard examples: boost {mined.min():.2f}-{mined.max():.2f}; hardest {names}")
         return mined
 
+    if cfg.hard_mining > 0 and boost is None and step < cfg.steps:
+        boost = mine()  # a run that starts from trained weights knows its hard photos already
     deadline = started + cfg.chunk_minutes * 60 if cfg.chunk_minutes > 0 else float("inf")
     set_train_mode(net, cfg.freeze_backbone_bn, freeze_all_norms=cfg.freeze_norms)
     window: list[float] = []

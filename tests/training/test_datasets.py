@@ -11,8 +11,8 @@ import pytest
 
 from model.training.augment import Source
 from model.training.data_sources import limited
-from model.training.hard_examples import MAX_BOOST, boosts, photo_error
 from model.training.failure_report import category_rows, lost_foreground, on_image, stray_blobs
+from model.training.hard_examples import MAX_BOOST, boosts, photo_error
 from model.training.paths import PEOPLE_DIR, VAL_SPLIT_FILE
 from model.training.photos import HAIR, PARSING, PORTRAIT, SCENE, list_photos, read_photo_mask, read_rgb
 from model.training.split import CATEGORY_VAL_SIZES, DEFAULT_VAL_SIZE, choose_val_split, read_val_split

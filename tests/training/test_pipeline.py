@@ -101,7 +101,7 @@ def test_hard_example_mining_redraws_at_each_validation_and_resumes_the_same_bat
             train_supervised(mining.with_overrides({"chunk_minutes": minutes}), loc, log=logs[name].append)
         finals[name] = torch.load(loc.run_dir(mining.run) / "last.pt", weights_only=True)
     mined = [line for line in logs["whole"] if line.startswith("hard examples")]
-    assert len(mined) == 2  # at the validations of steps 2 and 4, not at the last step
+    assert len(mined) == 3  # at the start and the validations of steps 2 and 4, not at the last step
     boost = finals["whole"]["boost"]
     assert boost is not None and boost.max() > boost.min()  # the toy photos are not equally hard
     # Cut into chunks (the boost travels in the checkpoint) the run sees the same batches.
