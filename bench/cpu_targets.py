@@ -36,11 +36,13 @@ from service.imaging.matte_scale import shrink
 MASK, RGBA = "/remove-background?output=mask", "/remove-background?output=rgba"
 WARM_FORWARDS = 8
 ROUNDS = 3
+SETTLE_S = 0.5  # between forward blocks of different runtimes (see forward_cell)
 TRIM_WAIT_S = 7.0  # the server trims after 5 s idle (BGREMOVE_MEMORY_TRIM_IDLE_S)
 
 
 def forward_cell(repeat: int) -> dict[str, float]:
-    """ms per forward at the 1080p serving shape, eager fp32 vs the adopted runtime, interleaved."""
+    """ms per forward at the 1080p serving shape, eager fp32 vs the adopted runtime, in alternating
+    blocks."""
     eager = create_engine(weights_path=DEFAULT_WEIGHTS, device="cpu", cpu_runtime="torch")
     adopted = create_engine(weights_path=DEFAULT_WEIGHTS, device="cpu")
     assert eager is not None and adopted is not None, f"no weights at {DEFAULT_WEIGHTS}"
@@ -53,11 +55,18 @@ def forward_cell(repeat: int) -> dict[str, float]:
         # ~185 ms where it then ran at ~147 ms.
         for _ in range(WARM_FORWARDS):
             engine.predict_batch([small])
-    for _ in range(repeat):
+    # Rounds of blocks rather than call-by-call alternation: each runtime has its own thread pool,
+    # and threads still spinning after one runtime's forward (torch's OpenMP pool spins for a while
+    # after a parallel region) took the cores from the other's next forward, which measured ONNX
+    # Runtime at 195 ms where it runs at ~140 on its own. A pause lets them go to sleep.
+    per_block = max(1, -(-repeat // ROUNDS))
+    for _ in range(ROUNDS):
         for name, engine in engines.items():
-            started = time.perf_counter()
-            engine.predict_batch([small])
-            times[name].append(time.perf_counter() - started)
+            time.sleep(SETTLE_S)
+            for _ in range(per_block):
+                started = time.perf_counter()
+                engine.predict_batch([small])
+                times[name].append(time.perf_counter() - started)
     delta = float(np.abs(eager.predict_batch([small])[0] - adopted.predict_batch([small])[0]).max())
     return {
         "eager_ms": statistics.median(times["eager"]) * 1000,

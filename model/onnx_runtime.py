@@ -134,10 +134,13 @@ class OnnxModnet:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle intra-op threads sleep instead of spinning: spinning burns the cores that the service's
-        # decode and encode threads need between forwards (with it on, concurrency 8 gave 0.92-1.0x
-        # the throughput of concurrency 1 on 2 cores; off, and the CPU pool at a lower priority, 1.15x).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Intra-op threads spin between the parallel sections of a forward (without it a forward at
+        # 320 x 544 took 156 ms instead of 140 on the 2-core EPYC: every section pays a wake-up), and
+        # stop spinning the moment the forward returns: spinning on between forwards burned the cores
+        # the service's decode and encode threads need (concurrency 8 gave 0.92-1.0x the throughput
+        # of concurrency 1 on 2 cores with it; see bench.cpu_targets).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         self.path = Path(path)
         self._session: Any = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]

@@ -18,6 +18,7 @@ from functools import partial
 from service.contract import EngineName, RGBImage
 from service.deadline import within
 from service.engine_router import EngineRouter, Routed
+from service.imaging.blend import quantize_alpha
 from service.imaging.bounds import DecodeLimits
 from service.imaging.decode import decode_image
 from service.imaging.encode import Rendered, check_renderable
@@ -60,7 +61,9 @@ class RemovalPipeline:
         routed = await self.router.predict(rgb, choice, deadline)
         finished = await within(
             deadline,
-            loop.run_in_executor(self.cpu_pool, _finish, rgb, routed, options, self.upsampling),
+            loop.run_in_executor(
+                self.cpu_pool, _finish, rgb, routed, options, self.upsampling, self.cpu_pool
+            ),
         )
         return RemovalResult(
             rendered=finished.rendered,
@@ -73,14 +76,18 @@ class RemovalPipeline:
         )
 
 
-def _finish(rgb: RGBImage, routed: Routed, options: OutputOptions, upsampling: Upsampling) -> Finished:
+def _finish(
+    rgb: RGBImage, routed: Routed, options: OutputOptions, upsampling: Upsampling, helper: Executor
+) -> Finished:
     # `refine=trimap` is an alias of the default guided upsampling (docs/benchmarks.md, "Matte
     # upsampling": the separate trimap re-solve no longer helped once the matte is upsampled guided).
     trimap = options.refine is Refinement.TRIMAP
     method = Upsampling.GUIDED if trimap else upsampling
-    alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input)
+    # `helper` is the CPU pool this runs in: an idle thread of it shares the full-resolution tiles.
+    alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input, helper=helper)
+    alpha8 = quantize_alpha(alpha)  # the output's alpha, quantised once for every step below
     foreground = None
     if options.decontaminate and options.output is not OutputKind.MASK:
-        foreground = estimate_foreground(rgb, alpha)
+        foreground = estimate_foreground(rgb, alpha8, helper)
     # Framing and the size budget act on the finished colour and alpha, in this CPU pool thread.
-    return finish(rgb if foreground is None else foreground, alpha, options)
+    return finish(rgb if foreground is None else foreground, alpha8, options, helper)

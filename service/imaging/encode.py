@@ -16,8 +16,8 @@ Containers have side limits (WebP 16383, JPEG 65500 px): `check_renderable` refu
 combinations with INVALID_PARAMETER (400); `render` applies the same check.
 
 "Colour" is `foreground` (the decontaminated colour estimate) when given, else the input `rgb`.
-Alpha is quantised with rounding (`blend.quantize_alpha`); composites use that same 8-bit alpha, so
-a composite equals the RGBA output flattened onto the background.
+Alpha is quantised with rounding (`blend.quantize_alpha`) unless it comes as uint8; composites use
+that same 8-bit alpha, so a composite equals the RGBA output flattened onto the background.
 
 Encoder settings favour speed (every response is encoded on the CPU): PNG as `service.imaging.png`
 writes it; lossless WebP at method 0 / effort 0 (higher efforts shrink it by ~45 % for 5-7x the
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,11 +81,17 @@ def check_renderable(width: int, height: int, options: OutputOptions) -> None:
 
 
 def render(
-    rgb: RGBImage, alpha: Alpha, options: OutputOptions, *, foreground: RGBImage | None = None
+    rgb: RGBImage,
+    alpha: Alpha | U8,
+    options: OutputOptions,
+    *,
+    foreground: RGBImage | None = None,
+    helper: Executor | None = None,
 ) -> Rendered:
     """Encode the requested output. Raises ValueError for mismatched shapes/dtypes (a caller bug,
     never a client error): the result must have exactly the input's size, so nothing is resized here.
-    Raises ApiError(INVALID_PARAMETER) as `check_renderable` does."""
+    Raises ApiError(INVALID_PARAMETER) as `check_renderable` does. `helper`: an executor whose idle
+    thread may share a big PNG's deflate (`png_isal`)."""
     _check_inputs(rgb, alpha, foreground)
     check_renderable(rgb.shape[1], rgb.shape[0], options)
     colour = rgb if foreground is None else foreground
@@ -104,10 +111,10 @@ def render(
         image = cut_out(colour, alpha8)  # colour cleared under alpha 0: see the module docstring
     else:  # pragma: no cover - a new OutputKind must be handled above
         raise ValueError(f"unknown output kind {kind!r}")
-    return Rendered(_encode(image, fmt), _MEDIA_TYPES[fmt], _EXTENSIONS[fmt])
+    return Rendered(_encode(image, fmt, helper), _MEDIA_TYPES[fmt], _EXTENSIONS[fmt])
 
 
-def _check_inputs(rgb: RGBImage, alpha: Alpha, foreground: RGBImage | None) -> None:
+def _check_inputs(rgb: RGBImage, alpha: Alpha | U8, foreground: RGBImage | None) -> None:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must be H x W x 3 uint8, got {rgb.shape} {rgb.dtype}")
     if alpha.shape != rgb.shape[:2]:
@@ -116,10 +123,10 @@ def _check_inputs(rgb: RGBImage, alpha: Alpha, foreground: RGBImage | None) -> N
         raise ValueError(f"foreground {foreground.shape} {foreground.dtype} does not match rgb {rgb.shape}")
 
 
-def _encode(pixels: Image.Image | U8, fmt: ImageFormat) -> bytes:
+def _encode(pixels: Image.Image | U8, fmt: ImageFormat, helper: Executor | None = None) -> bytes:
     """Arrays (a mask, a cut-out) go to the PNG writers as they are; Pillow gets an image."""
     if fmt is ImageFormat.PNG:
-        return encode_png(pixels)
+        return encode_png(pixels, helper=helper)
     image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
     buffer = io.BytesIO()
     if fmt is ImageFormat.JPEG:

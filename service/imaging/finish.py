@@ -9,6 +9,7 @@ not black). With no framing and no budget to meet, the arrays go to the encoder 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import cv2
@@ -35,8 +36,11 @@ class Finished:
     """The subject's bounding box in the result (remove.bg's foreground_top/left/width/height)."""
 
 
-def finish(colour: RGBImage, alpha: Alpha, options: OutputOptions) -> Finished:
-    """`colour` is the image to show (the foreground estimate when there is one)."""
+def finish(
+    colour: RGBImage, alpha: Alpha | U8, options: OutputOptions, helper: Executor | None = None
+) -> Finished:
+    """`colour` is the image to show (the foreground estimate when there is one); `alpha` is float
+    0..1 or already the output's uint8 alpha (`quantize_alpha`, which the pipeline applies once)."""
     height, width = alpha.shape
     framing = options.framing
     unchanged = framing.changes_nothing and fitted_size(width, height, options.max_output_pixels) == (
@@ -44,13 +48,13 @@ def finish(colour: RGBImage, alpha: Alpha, options: OutputOptions) -> Finished:
         height,
     )
     if unchanged:
-        # The float alpha's value that quantises to just above the uint8 threshold.
-        subject = subject_box(alpha, threshold=(ALPHA_THRESHOLD + 0.5) / 255.0)
-        return Finished(render(colour, alpha, options), width, height, subject)
+        # For a float alpha: the value that quantises to just above the uint8 threshold.
+        threshold = ALPHA_THRESHOLD if alpha.dtype == np.uint8 else (ALPHA_THRESHOLD + 0.5) / 255.0
+        subject = subject_box(alpha, threshold=threshold)
+        return Finished(render(colour, alpha, options, helper=helper), width, height, subject)
     framed = frame_subject(colour, quantize_alpha(alpha), framing)
     rgb, alpha8, subject = downscale(framed.rgb, framed.alpha, framed.subject, options.max_output_pixels)
-    # Back to the contract's float alpha: exact (u8 / 255 quantises back to the same u8).
-    rendered = render(rgb, alpha8.astype(np.float32) * np.float32(1.0 / 255.0), options)
+    rendered = render(rgb, alpha8, options, helper=helper)
     return Finished(rendered, rgb.shape[1], rgb.shape[0], subject)
 
 

@@ -13,22 +13,26 @@ soft band is 0.1-0.25x that of the raw image (the test asserts < 0.5x).
 
 Cost: a handful of box filters, O(pixels) whatever the radius. The photo is read at full
 resolution once for the wide levels (a uint8 area shrink), which then run on small copies; the last
-level takes its local means at half resolution and fuses them with the photo at full resolution
-only on tiles that hold band pixels, the band being where the output alpha byte is neither 0 nor
-255 (`soft_band`). On real 1080p portraits that is ~40-50 ms of CPU, about a quarter of the dense
-computation in the same run, with no larger colour error on the synthetic scenes (0.97-1.0x;
-`python -m bench.decontamination_speed`, docs/benchmarks.md). Pure function, safe to call from
-several threads.
+level takes its local means at a third of the resolution (at 1080p; `_narrow_step`) and fuses them
+with the photo at full resolution only on tiles that hold band pixels, the band being where the
+output alpha byte is neither 0 nor 255 (`soft_band`). On real 1080p portraits that was ~40-50 ms of
+CPU with means at half resolution, about a quarter of the dense computation in the same run, with no
+larger colour error on the synthetic scenes (0.97-1.0x; `python -m bench.decontamination_speed`,
+docs/benchmarks.md). The tile loop can be shared with an idle thread (`helper`). Pure function, safe
+to call from several threads.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from service.imaging.blend import quantize_alpha
+from service.imaging.blend import U8, quantize_alpha
 from service.imaging.guided_filter import box_mean, runs
+from service.imaging.shared_work import for_each_shared
 
 _EPS = np.float32(1e-5)
 # The paper's reference radii are 90 then 6; a middle level (30) lowered the error further on our
@@ -36,14 +40,19 @@ _EPS = np.float32(1e-5)
 # are for a 1024-pixel longer side and scale with the image, so 4K gets the reach 1080p gets.
 _LEVELS_AT_1024 = (90, 30, 6)
 # Each wide level runs on a copy shrunk so that its box is at most about this radius: they only
-# contribute smooth local means (the last level's means are taken at half resolution, `_NARROW_STEP`).
+# contribute smooth local means (the last level's are taken at low resolution too, `_narrow_step`).
 _LOW_RES_RADIUS = 8
 # The last level's fuse works on runs of tiles that hold soft pixels. Narrow tiles hug a portrait's
 # mostly vertical band; measured on a real 1080p portrait (CPU time, single thread, best of 7): 48 x 16
 # took 60 ms, 96 x 16 64 ms (at 12 MP: 297 vs 312 ms).
 _TILE_ROWS = 48
-# The narrow level's local means are taken at 1/_NARROW_STEP resolution (see `_narrow_level`).
+# The narrow level's local means are taken at 1/_NARROW_STEP resolution (see `_narrow_level`), or
+# lower where the box would be wider than _NARROW_LOW_RES_RADIUS there. On the synthetic portraits
+# (tests/imaging/matting_scenes.py) the colour error stayed the same (0.076-0.127 of the raw image's
+# at 1080p, 0.079-0.099 at 12 MP) while the whole estimate went from 20 to 14-17 ms at 1080p (step 3
+# instead of 2) and from 144-187 to 79-96 ms at 12 MP (step 6).
 _NARROW_STEP = 2
+_NARROW_LOW_RES_RADIUS = 4
 _TILE_COLS = 16
 _INV_255 = np.float32(1.0 / 255.0)
 
@@ -90,7 +99,7 @@ def level_radii(height: int, width: int) -> tuple[int, ...]:
     return tuple(max(1, round(r * scale)) for r in _LEVELS_AT_1024)
 
 
-def soft_band(alpha: Float) -> npt.NDArray[np.bool_]:
+def soft_band(alpha: Float | U8) -> npt.NDArray[np.bool_]:
     """Pixels whose *output* alpha byte is strictly between 0 and 255 (the service's rounding,
     `quantize_alpha`): only there is the colour a visible mix. A pixel whose alpha rounds to 255 is
     shown opaque, where the input colour is within half a level of F, and one that rounds to 0 is
@@ -100,21 +109,24 @@ def soft_band(alpha: Float) -> npt.NDArray[np.bool_]:
     return (alpha8 > 0) & (alpha8 < 255)
 
 
-def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
-    """Foreground colours F (H x W x 3 uint8) for `rgb` (H x W x 3 uint8) under `alpha` (H x W, 0..1).
+def estimate_foreground(rgb: U8, alpha: Float | U8, helper: Executor | None = None) -> U8:
+    """Foreground colours F (H x W x 3 uint8) for `rgb` (H x W x 3 uint8) under `alpha` (H x W,
+    float 0..1, or the output's uint8 alpha, which the pipeline passes so that it quantises once).
 
-    Only the soft band (`soft_band`) changes: pixels shown opaque keep their exact input bytes (the
-    estimator gives the same value there, up to rounding), and so do invisible ones (cut-outs clear
-    them, composites take the background there). Cost: see the module docstring; the wide levels run
-    on shrunk copies of the band's bounding box plus their reach, the last level's fuse only on
-    tiles that hold band pixels.
+    The estimate works with the alpha the output carries (the quantised one): F is the colour that,
+    shown with that alpha, gives back the photo. Only the soft band (`soft_band`) changes: pixels
+    shown opaque keep their exact input bytes (the estimator gives the same value there, up to
+    rounding), and so do invisible ones (cut-outs clear them, composites take the background there).
+    Cost: see the module docstring; the wide levels run on shrunk copies of the band's bounding box
+    plus their reach, the last level's fuse only on tiles that hold band pixels, shared with an idle
+    `helper` thread when there is one (`shared_work`).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or alpha.shape != rgb.shape[:2]:
         raise ValueError(f"need H x W x 3 rgb and H x W alpha, got {rgb.shape} and {alpha.shape}")
     h, w = alpha.shape
     out = rgb.copy()
-    alpha = np.asarray(alpha, dtype=np.float32)
-    soft = soft_band(alpha)  # clips on the way: NaN or out-of-range values count as 0 or 1
+    alpha8 = quantize_alpha(alpha)  # clips on the way: NaN or out-of-range values count as 0 or 1
+    soft = soft_band(alpha8)
     if not soft.any():
         return out  # a hard matte has no mixed pixels: the input colours are already foreground
     radii = level_radii(h, w)
@@ -125,9 +137,9 @@ def estimate_foreground(rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.float3
     y0, y1 = max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + margin + 1)
     x0, x1 = max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + margin + 1)
     crop = np.s_[y0:y1, x0:x1]
-    a = np.clip(alpha[crop], 0.0, 1.0)  # only the crop is read from here on
+    a = np.multiply(alpha8[crop], _INV_255, dtype=np.float32)  # only the crop is read from here on
     low = _wide_levels(rgb[crop], a, radii[:-1])
-    _narrow_level(rgb[crop], a, soft[crop], low, radii[-1], out[crop])
+    _narrow_level(rgb[crop], a, soft[crop], low, radii[-1], out[crop], helper)
     return out
 
 
@@ -177,24 +189,26 @@ def _narrow_level(
     low: tuple[Float, Float],
     radius: int,
     out: npt.NDArray[np.uint8],
+    helper: Executor | None = None,
 ) -> None:
     """The last (narrow) level, written into `out` at the soft pixels only.
 
     Its local means are box means over (2 radius + 1)² windows, smooth by construction: they are
-    taken on the crop shrunk `_NARROW_STEP` times (radius likewise) and enlarged back per tile, which
+    taken on the crop shrunk `_narrow_step` times (radius likewise) and enlarged back per tile, which
     removed the full-resolution box filters, two thirds of the cost. The fuse, where the detail of
     hair comes from (alpha and the photo, per pixel), stays at full resolution and runs on runs of
     tiles (`_TILE_ROWS` x `_TILE_COLS`) that hold band pixels (contiguous, SIMD; gathering the band
     pixels first cost more than it saved), written back at band pixels only.
     """
     h, w = a.shape
-    step = _NARROW_STEP if min(h, w) >= 2 * _NARROW_STEP and radius >= _NARROW_STEP else 1
+    step = _narrow_step(radius, (h, w))
     hh, ww = h // step, w // step
     a_s = _resize(np.ascontiguousarray(a[: hh * step, : ww * step]), (hh, ww))
     fg_s, bg_s = (_resize(x, (hh, ww)) for x in low)
     mean_fg, mean_bg = _local_means(fg_s, bg_s, a_s, max(1, round(radius / step)))
     tiles_x = -(-w // _TILE_COLS)
-    for ty in range(0, h, _TILE_ROWS):
+
+    def band_of_rows(ty: int) -> None:  # rows ty:ty + _TILE_ROWS: its own pixels of `out` only
         rows = soft[ty : ty + _TILE_ROWS]
         columns = np.zeros(tiles_x * _TILE_COLS, dtype=bool)
         columns[:w] = rows.any(axis=0)
@@ -204,6 +218,15 @@ def _narrow_level(
             region = (_enlarged(mean_fg, step, box), _enlarged(mean_bg, step, box))
             shown = _fused(rgb[y0:y1, x0:x1], a[y0:y1, x0:x1], region)
             np.copyto(out[y0:y1, x0:x1], shown, where=soft[y0:y1, x0:x1, None])
+
+    for_each_shared(range(0, h, _TILE_ROWS), band_of_rows, helper)
+
+
+def _narrow_step(radius: int, shape: tuple[int, int]) -> int:
+    """How many times the narrow level's local means are shrunk: `_NARROW_STEP`, more on big photos
+    so that the box's radius there is at most `_NARROW_LOW_RES_RADIUS` (1 on tiny crops and radii)."""
+    step = max(_NARROW_STEP, -(-radius // _NARROW_LOW_RES_RADIUS))
+    return step if min(shape) >= 2 * step and radius >= step else 1
 
 
 def _enlarged(small: Float, step: int, box: tuple[int, int, int, int]) -> Float:

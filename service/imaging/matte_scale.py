@@ -14,6 +14,7 @@ measured there is the score of what is served. Pure functions, safe to call from
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from enum import StrEnum
 
 import cv2
@@ -49,9 +50,11 @@ def upsample(
     method: Upsampling = Upsampling.GUIDED,
     *,
     guide_small: RGBImage | None = None,
+    helper: Executor | None = None,
 ) -> Alpha:
     """`small` (a matte predicted from `shrink(image, ...)`, which `guide_small` may pass on so it
-    is not shrunk again) at the photo's full size, in [0, 1]."""
+    is not shrunk again) at the photo's full size, in [0, 1]; `helper`: an executor whose idle
+    thread may share the full-resolution tiles (`shared_work`)."""
     height, width = image.shape[:2]
     if small.shape == (height, width):
         return small
@@ -60,7 +63,7 @@ def upsample(
         down = cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA)
         return np.clip(down, 0.0, 1.0, dtype=np.float32)
     if method is Upsampling.GUIDED:
-        up = guided_upsample(image, small, GUIDED_RADIUS, GUIDED_EPS, guide_small=guide_small)
+        up = guided_upsample(image, small, GUIDED_RADIUS, GUIDED_EPS, guide_small=guide_small, helper=helper)
     else:
         up = np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
     return np.clip(up, 0.0, 1.0, dtype=np.float32)

@@ -20,6 +20,7 @@ import importlib
 import io
 import logging
 import sys
+from concurrent.futures import Executor
 from types import ModuleType
 
 import numpy as np
@@ -54,7 +55,9 @@ _fpng = _import_fpng()
 FAST_PNG_AVAILABLE = _fpng is not None
 
 
-def encode_png(image: Image.Image | npt.NDArray[np.uint8], *, fast: bool = True) -> bytes:
+def encode_png(
+    image: Image.Image | npt.NDArray[np.uint8], *, fast: bool = True, helper: Executor | None = None
+) -> bytes:
     """An "L", "RGB" or "RGBA" image (or an H x W, H x W x 3 or H x W x 4 uint8 array) -> PNG bytes.
     fast=False forces Pillow (tests compare both). Arrays go to the fast writers without a copy."""
     pixels = np.asarray(image) if isinstance(image, Image.Image) else image
@@ -64,7 +67,7 @@ def encode_png(image: Image.Image | npt.NDArray[np.uint8], *, fast: bool = True)
     # released; 20x Pillow on a 1080p mask (1.2 vs 24 ms, and smaller).
     if fast and png_isal.AVAILABLE and (colour or pixels.ndim == 2):
         try:
-            return png_isal.encode(pixels)
+            return png_isal.encode(pixels, helper)
         except Exception:
             logger.warning("the isal PNG writer failed; falling back", exc_info=True)
     if fast and _fpng is not None and colour and width * height <= FPNG_MAX_PIXELS:

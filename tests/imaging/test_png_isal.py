@@ -69,3 +69,16 @@ def test_a_failing_writer_falls_back_to_pillow(monkeypatch: pytest.MonkeyPatch) 
     data = png.encode_png(image)
     assert data == png.encode_png(image, fast=False)
     np.testing.assert_array_equal(_decode(data), pixels)
+
+
+def test_a_big_image_deflated_in_ranges_by_two_threads_decodes_to_the_same_pixels() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    image = (rng.integers(0, 16, (1100, 700, 4), dtype=np.uint8) * 16).astype(np.uint8)
+    assert image.nbytes > 2 * png_isal._MIN_PIECE_BYTES  # several ranges, several deflate streams
+    with ThreadPoolExecutor(1) as pool:
+        shared = png_isal.encode(image, pool)
+    alone = png_isal.encode(image)
+    assert shared == alone  # the same ranges whichever thread deflates them
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(shared))), image)
