@@ -6,7 +6,11 @@ slowest thread: a decode that preempts one of them stalls the whole forward. At 
 pool fills the gaps instead, and the work stays balanced by itself (an engine starved of decoded
 input idles, and the pool gets the cores). Measured on the 2-core EPYC with ONNX Runtime's spinning
 off, 1080p masks (`python -m bench.cpu_targets`): throughput at concurrency 8 went from 0.92-1.0x to
-1.15x that of concurrency 1, at the same concurrency-1 latency.
+1.15x that of concurrency 1, at the same concurrency-1 latency (with spinning inside a forward only,
+`model.onnx_runtime`: 1.14x).
+
+At concurrency 1 the other pool thread is idle; it shares the request's full-resolution tile loops
+and big PNG deflates (`service.imaging.shared_work`), and is never waited for when it is busy.
 
 Linux gives each thread its own nice value (setpriority on the thread id); elsewhere the call is
 skipped, and so is a failure (a container may forbid it): priority is an optimisation only.
