@@ -78,12 +78,14 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/bgremove/weights /opt/bgremove/weights
 
 # HOME and caches point at /tmp: the root filesystem may be mounted read-only (see deploy/k8s),
-# and /tmp is the one writable mount (multipart uploads spill there too).
+# and /tmp is the one writable mount (multipart uploads spill there too; numba compiles the imaging
+# kernels into its cache there at start-up, ~2.5 s, before the service reports ready).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
     XDG_CACHE_HOME=/tmp/.cache \
+    NUMBA_CACHE_DIR=/tmp/.cache/numba \
     BGREMOVE_HOST=0.0.0.0 \
     BGREMOVE_PORT=8000 \
     BGREMOVE_WEIGHTS_PATH=/opt/bgremove/weights/modnet_people.safetensors \

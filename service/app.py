@@ -32,6 +32,7 @@ from service.engine_router import EngineRouter
 from service.engines.loader import EngineSet, load_engines
 from service.error_response import ErrorShape, error_response
 from service.errors import ApiError, ErrorKind
+from service.imaging import kernels
 from service.imaging.bounds import decode_limits
 from service.imaging.matte_scale import Upsampling
 from service.limits import BodySizeLimitMiddleware
@@ -143,6 +144,9 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
     settings = state.settings
     try:
         engines = injected if injected is not None else await asyncio.to_thread(load_engines, settings)
+        # The imaging kernels are compiled (or read from numba's cache) before the service says it is
+        # ready, so no request pays for the compiler.
+        await asyncio.to_thread(kernels.warm_up)
         state.engines = engines
         if engines.modnet is None and settings.require_modnet:
             state.load_error = f"MODNet required but unavailable: {engines.modnet_error}"

@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from service.imaging.blend import U8, quantize_alpha
-from service.imaging.guided_filter import box_mean, runs
+from service.imaging.guided_filter import box_mean
+from service.imaging.kernels import fuse_rows
 from service.imaging.shared_work import for_each_shared
 
 _EPS = np.float32(1e-5)
@@ -42,10 +43,6 @@ _LEVELS_AT_1024 = (90, 30, 6)
 # Each wide level runs on a copy shrunk so that its box is at most about this radius: they only
 # contribute smooth local means (the last level's are taken at low resolution too, `_narrow_step`).
 _LOW_RES_RADIUS = 8
-# The last level's fuse works on runs of tiles that hold soft pixels. Narrow tiles hug a portrait's
-# mostly vertical band; measured on a real 1080p portrait (CPU time, single thread, best of 7): 48 x 16
-# took 60 ms, 96 x 16 64 ms (at 12 MP: 297 vs 312 ms).
-_TILE_ROWS = 48
 # The narrow level's local means are taken at 1/_NARROW_STEP resolution (see `_narrow_level`), or
 # lower where the box would be wider than _NARROW_LOW_RES_RADIUS there. On the synthetic portraits
 # (tests/imaging/matting_scenes.py) the colour error stayed the same (0.076-0.127 of the raw image's
@@ -53,7 +50,8 @@ _TILE_ROWS = 48
 # instead of 2) and from 144-187 to 79-96 ms at 12 MP (step 6).
 _NARROW_STEP = 2
 _NARROW_LOW_RES_RADIUS = 4
-_TILE_COLS = 16
+# Rows per piece of the last level's compiled fuse: pieces an idle pool thread can take.
+_ROWS_PER_PIECE = 64
 _INV_255 = np.float32(1.0 / 255.0)
 
 Float = npt.NDArray[np.float32]
@@ -139,7 +137,7 @@ def estimate_foreground(rgb: U8, alpha: Float | U8, helper: Executor | None = No
     crop = np.s_[y0:y1, x0:x1]
     a = np.multiply(alpha8[crop], _INV_255, dtype=np.float32)  # only the crop is read from here on
     low = _wide_levels(rgb[crop], a, radii[:-1])
-    _narrow_level(rgb[crop], a, soft[crop], low, radii[-1], out[crop], helper)
+    _narrow_level(rgb[crop], a, alpha8[crop], low, radii[-1], out[crop], helper)
     return out
 
 
@@ -185,7 +183,7 @@ def _resize_u8(rgb: npt.NDArray[np.uint8], size: tuple[int, int]) -> Float:
 def _narrow_level(
     rgb: npt.NDArray[np.uint8],
     a: Float,
-    soft: npt.NDArray[np.bool_],
+    alpha8: U8,
     low: tuple[Float, Float],
     radius: int,
     out: npt.NDArray[np.uint8],
@@ -194,11 +192,11 @@ def _narrow_level(
     """The last (narrow) level, written into `out` at the soft pixels only.
 
     Its local means are box means over (2 radius + 1)² windows, smooth by construction: they are
-    taken on the crop shrunk `_narrow_step` times (radius likewise) and enlarged back per tile, which
-    removed the full-resolution box filters, two thirds of the cost. The fuse, where the detail of
-    hair comes from (alpha and the photo, per pixel), stays at full resolution and runs on runs of
-    tiles (`_TILE_ROWS` x `_TILE_COLS`) that hold band pixels (contiguous, SIMD; gathering the band
-    pixels first cost more than it saved), written back at band pixels only.
+    taken on the crop shrunk `_narrow_step` times (radius likewise), which removed the
+    full-resolution box filters, two thirds of the cost. The fuse, where the detail of hair comes
+    from (alpha and the photo, per pixel), stays at full resolution: one compiled pass
+    (`kernels.fuse_rows`) samples the means bilinearly at each soft pixel, in row ranges an idle
+    pool thread may share.
     """
     h, w = a.shape
     step = _narrow_step(radius, (h, w))
@@ -206,20 +204,11 @@ def _narrow_level(
     a_s = _resize(np.ascontiguousarray(a[: hh * step, : ww * step]), (hh, ww))
     fg_s, bg_s = (_resize(x, (hh, ww)) for x in low)
     mean_fg, mean_bg = _local_means(fg_s, bg_s, a_s, max(1, round(radius / step)))
-    tiles_x = -(-w // _TILE_COLS)
 
-    def band_of_rows(ty: int) -> None:  # rows ty:ty + _TILE_ROWS: its own pixels of `out` only
-        rows = soft[ty : ty + _TILE_ROWS]
-        columns = np.zeros(tiles_x * _TILE_COLS, dtype=bool)
-        columns[:w] = rows.any(axis=0)
-        busy = np.asarray(columns.reshape(tiles_x, _TILE_COLS).any(axis=1), dtype=bool)
-        for tx0, tx1 in runs(busy):
-            box = y0, y1, x0, x1 = ty, min(h, ty + _TILE_ROWS), tx0 * _TILE_COLS, min(w, tx1 * _TILE_COLS)
-            region = (_enlarged(mean_fg, step, box), _enlarged(mean_bg, step, box))
-            shown = _fused(rgb[y0:y1, x0:x1], a[y0:y1, x0:x1], region)
-            np.copyto(out[y0:y1, x0:x1], shown, where=soft[y0:y1, x0:x1, None])
+    def rows(start: int) -> None:  # `out` may be a view into the whole photo: rows are disjoint
+        fuse_rows(rgb, alpha8, mean_fg, mean_bg, step, start, min(h, start + _ROWS_PER_PIECE), out)
 
-    for_each_shared(range(0, h, _TILE_ROWS), band_of_rows, helper)
+    for_each_shared(range(0, h, _ROWS_PER_PIECE), rows, helper)
 
 
 def _narrow_step(radius: int, shape: tuple[int, int]) -> int:
@@ -227,45 +216,6 @@ def _narrow_step(radius: int, shape: tuple[int, int]) -> int:
     so that the box's radius there is at most `_NARROW_LOW_RES_RADIUS` (1 on tiny crops and radii)."""
     step = max(_NARROW_STEP, -(-radius // _NARROW_LOW_RES_RADIUS))
     return step if min(shape) >= 2 * step and radius >= step else 1
-
-
-def _enlarged(small: Float, step: int, box: tuple[int, int, int, int]) -> Float:
-    """Rows y0:y1, columns x0:x1 of `small` enlarged `step` times bilinearly (what resizing all of it
-    gives there, crop pixel y <-> (y + 0.5) / step - 0.5; the far edge's trimmed rows and columns
-    replicated), without the full-size copy: at 12 MP those resizes alone took a third of the
-    decontamination. `guided_filter.bilinear_region` does this for any scale with warpAffine; an
-    integer step lets a plain resize of the covering block do it: the whole decontamination was
-    13-20 % slower with warpAffine here (interleaved, real 1080p and 12 MP mattes)."""
-    y0, y1, x0, x1 = box
-    h, w = small.shape[:2]
-    # The low-resolution pixels whose interpolation reaches the region, plus one on each side, so
-    # that the region's own pixels interpolate between the same neighbours as on the whole array.
-    j0, j1 = max(0, y0 // step - 1), min(h, (y1 - 1) // step + 2)
-    i0, i1 = max(0, x0 // step - 1), min(w, (x1 - 1) // step + 2)
-    up = cv2.resize(small[j0:j1, i0:i1], ((i1 - i0) * step, (j1 - j0) * step), interpolation=cv2.INTER_LINEAR)
-    below, right = max(0, y1 - j1 * step), max(0, x1 - i1 * step)
-    if below or right:
-        up = cv2.copyMakeBorder(up, 0, below, 0, right, cv2.BORDER_REPLICATE)
-    top, left = y0 - j0 * step, x0 - i0 * step
-    return _f32(up)[top : top + y1 - y0, left : left + x1 - x0]
-
-
-def _fused(rgb: npt.NDArray[np.uint8], a: Float, means: tuple[Float, Float]) -> npt.NDArray[np.uint8]:
-    """`_fuse` in levels (uint8) on one run of tiles, rearranged so that the per-pixel factors are
-    worked out on one channel and the three-channel arithmetic is three products and two sums (OpenCV,
-    SIMD): F = mean_F (1 - a^2) + a I - a (1 - a) mean_B."""
-    mean_fg, mean_bg = means
-    one, scale = np.float32(1.0), np.float32(255.0)
-    # Per-pixel factors (one channel), with the 0..1 -> 0..255 scale folded in.
-    k_fg = (one - a * a) * scale
-    k_bg = a * (one - a) * scale
-    shown = cv2.multiply(mean_fg, _three(k_fg))
-    shown = cv2.add(shown, cv2.multiply(rgb.astype(np.float32), _three(np.ascontiguousarray(a))))
-    shown = cv2.subtract(shown, cv2.multiply(mean_bg, _three(k_bg)))
-    # Clip below, then OpenCV's conversion rounds to nearest and saturates at 255 in one pass
-    # (it may drop the channel axis of a one-pixel array: reshape).
-    shown = np.maximum(_f32(shown), 0.0)
-    return np.asarray(cv2.convertScaleAbs(shown), dtype=np.uint8).reshape(rgb.shape)
 
 
 def _f32(x: object) -> Float:

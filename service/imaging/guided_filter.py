@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from service.imaging.kernels import guided_rows
 from service.imaging.shared_work import for_each_shared
 
 Float = npt.NDArray[np.float32]
@@ -125,7 +126,9 @@ def guided_filter(guide: Guide, src: Float, radius: int, eps: float, subsample: 
     return out
 
 
-TILE = 16  # low-resolution pixels per side of the tiles `guided_upsample` works on
+# Rows per piece of the full-resolution pass (`kernels.guided_rows`): pieces an idle pool thread
+# can take (`shared_work`), big enough that a piece's call costs nothing next to its work.
+_ROWS_PER_PIECE = 64
 
 
 def guided_upsample(
@@ -144,87 +147,35 @@ def guided_upsample(
     them over the scale factor. `radius` is in low-res pixels. Unclipped (callers clip).
 
     Where the coefficients are flat (slope 0, offset equal to `src_small`: a matte that is 0 or 1
-    all around) the result is exactly the bilinear upsampling, so the full-resolution arithmetic
-    runs only on the tiles that hold the matte's soft band (~a fifth of a portrait), strip by strip,
-    shared with an idle `helper` thread when there is one (`shared_work`)."""
+    all around) the result is exactly the bilinear upsampling, so the photo is read only where a
+    pixel's bilinear taps touch the matte's soft band (~a fifth of a portrait). The full-resolution
+    pass is compiled (`kernels.guided_rows`) and runs in row ranges, shared with an idle `helper`
+    thread when there is one (`shared_work`)."""
+    if guide.ndim != 3 or guide.shape[2] != 3 or guide.dtype != np.uint8:
+        raise ValueError(f"the guide must be an H x W x 3 uint8 photo, got {guide.shape} {guide.dtype}")
     height, width = guide.shape[:2]
     small_h, small_w = src_small.shape
     if guide_small is None or guide_small.shape[:2] != (small_h, small_w):
         guide_small = np.asarray(cv2.resize(guide, (small_w, small_h), interpolation=cv2.INTER_AREA))
     g_small = _f32(guide_small) * np.float32(1.0 / 255.0)
-    src = _f32(src_small)
-    coefficients = _coefficients_color if g_small.ndim == 3 else _coefficients_gray
-    a, b = coefficients(g_small, src, radius, eps)
+    src = np.ascontiguousarray(src_small, dtype=np.float32)
+    a, b = _coefficients_color(g_small, src, radius, eps)
     # Coefficients are smooth (window means), so bilinear is the right way to bring them up. The
     # photo's 1/255 is folded into the slopes here, on the small copy.
-    slopes = box_mean(a, radius) * np.float32(1.0 / 255.0)
-    offsets = box_mean(b, radius)
-    out = _f32(cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR))
+    slopes_and_offset = np.empty((small_h, small_w, 4), np.float32)
+    slopes_and_offset[..., :3] = box_mean(a, radius) * np.float32(1.0 / 255.0)
+    slopes_and_offset[..., 3] = box_mean(b, radius)
     # Guided equals bilinear wherever the matte is constant within 2 radius (slope 0, offset = the
-    # matte); the tiles holding any other low-res pixel, grown by one for the bilinear footprint,
-    # get the full-resolution arithmetic.
+    # matte): only pixels with such a low-res pixel among their four taps need the photo.
     kernel = np.ones((4 * radius + 3, 4 * radius + 3), np.uint8)
-    active = cv2.dilate(src, kernel) != cv2.erode(src, kernel)
-    scale = (small_w / width, small_h / height)
-    ones = np.ones((1, slopes.shape[2] if slopes.ndim == 3 else 1), np.float32)
+    active = np.asarray(cv2.dilate(src, kernel) != cv2.erode(src, kernel))
+    photo = np.ascontiguousarray(guide)
+    # The bilinear upsampling everywhere first (one SIMD pass), the guided values where they differ.
+    out = _f32(cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR))
 
-    def strip(rows_and_runs: tuple[tuple[int, int], list[tuple[int, int]]]) -> None:
-        (y0, y1), runs = rows_and_runs
-        for x0, x1 in runs:
-            # The coefficients are brought to full size on the active tiles only (a whole-photo
-            # 4-channel resize was two thirds of the cost at 12 MP), and so is the arithmetic
-            # with the photo: OpenCV's SIMD passes, the channel sum in one (cv2.transform).
-            box = (y0, y1, x0, x1)
-            pixels = _f32(guide[y0:y1, x0:x1])
-            weighted = cv2.transform(cv2.multiply(bilinear_region(slopes, scale, box), pixels), ones)
-            sum_ = cv2.add(_f32(weighted).reshape(y1 - y0, x1 - x0), bilinear_region(offsets, scale, box))
-            out[y0:y1, x0:x1] = sum_
+    def rows(start: int) -> None:
+        end = min(height, start + _ROWS_PER_PIECE)
+        guided_rows(photo, slopes_and_offset, active, start, end, out)
 
-    # Neighbouring strips may share a boundary row, which both write (warpAffine's fixed-point
-    # positions can differ in the last bit between them): every other strip first, then the rest, so
-    # that two threads never write the same pixel at once and the result is the same every time.
-    strips = _tiles(active, height, width)
-    for first in (0, 1):
-        for_each_shared(strips[first::2], strip, helper)
+    for_each_shared(range(0, height, _ROWS_PER_PIECE), rows, helper)
     return out
-
-
-def bilinear_region(small: Float, scale: tuple[float, float], box: tuple[int, int, int, int]) -> Float:
-    """Rows y0:y1, columns x0:x1 of `small` resized bilinearly by 1/scale (what cv2.resize to the
-    full size gives there, pixel centres mapped the same way; edges replicated), without the
-    full-size copy. `scale` is (x, y): low-resolution pixels per full-resolution pixel."""
-    y0, y1, x0, x1 = box
-    sx, sy = scale
-    matrix = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    region = cv2.warpAffine(small, matrix, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    return _f32(region).reshape(y1 - y0, x1 - x0, *small.shape[2:])
-
-
-def _tiles(
-    active: npt.NDArray[np.bool_], height: int, width: int
-) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
-    """Strips of TILE low-res rows holding an active pixel, each with its runs of active TILE x TILE
-    tiles, as full-resolution [start, end) ranges (every pixel whose bilinear footprint may fall in
-    the tiles)."""
-    h, w = active.shape
-    ny, nx = -(-h // TILE), -(-w // TILE)
-    padded = np.zeros((ny * TILE, nx * TILE), np.bool_)
-    padded[:h, :w] = active
-    grid: npt.NDArray[np.bool_] = np.asarray(padded.reshape(ny, TILE, nx, TILE).any(axis=(1, 3)))
-
-    def full(start: int, end: int, small: int, size: int) -> tuple[int, int]:
-        scale = small / size  # low-res pixels per full-resolution pixel
-        return int(np.floor(start * TILE / scale)), min(size, int(np.ceil(min(end * TILE, small) / scale)))
-
-    return [
-        (full(int(ty), int(ty) + 1, h, height), [full(s0, s1, w, width) for s0, s1 in runs(grid[ty])])
-        for ty in np.flatnonzero(grid.any(axis=1))
-    ]
-
-
-def runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """[start, end) of each run of True in a 1-D array."""
-    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
