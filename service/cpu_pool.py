@@ -9,7 +9,7 @@ off, 1080p masks (`python -m bench.cpu_targets`): throughput at concurrency 8 we
 1.15x that of concurrency 1, at the same concurrency-1 latency (with spinning inside a forward only,
 `model.onnx_runtime`: 1.14x).
 
-At concurrency 1 the other pool thread is idle; it shares the request's full-resolution tile loops
+At concurrency 1 the other pool thread is idle; it shares the request's full-resolution passes
 and big PNG deflates (`service.imaging.shared_work`), and is never waited for when it is busy.
 
 Linux gives each thread its own nice value (setpriority on the thread id); elsewhere the call is

@@ -83,7 +83,7 @@ def _finish(
     # upsampling": the separate trimap re-solve no longer helped once the matte is upsampled guided).
     trimap = options.refine is Refinement.TRIMAP
     method = Upsampling.GUIDED if trimap else upsampling
-    # `helper` is the CPU pool this runs in: an idle thread of it shares the full-resolution tiles.
+    # `helper` is the CPU pool this runs in: an idle thread of it shares the full-resolution rows.
     alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input, helper=helper)
     alpha8 = quantize_alpha(alpha)  # the output's alpha, quantised once for every step below
     foreground = None

@@ -11,15 +11,16 @@ starting from the previous one's F and B: the wide ones reach across broad soft 
 On synthetic composites with a known F (tests/imaging/test_foreground.py) the colour error in the
 soft band is 0.1-0.25x that of the raw image (the test asserts < 0.5x).
 
-Cost: a handful of box filters, O(pixels) whatever the radius. The photo is read at full
-resolution once for the wide levels (a uint8 area shrink), which then run on small copies; the last
-level takes its local means at a third of the resolution (at 1080p; `_narrow_step`) and fuses them
-with the photo at full resolution only on tiles that hold band pixels, the band being where the
-output alpha byte is neither 0 nor 255 (`soft_band`). On real 1080p portraits that was ~40-50 ms of
-CPU with means at half resolution, about a quarter of the dense computation in the same run, with no
-larger colour error on the synthetic scenes (0.97-1.0x; `python -m bench.decontamination_speed`,
-docs/benchmarks.md). The tile loop can be shared with an idle thread (`helper`). Pure function, safe
-to call from several threads.
+Cost: a handful of box filters, O(pixels) whatever the radius. The photo is read at full resolution
+once for the wide levels (a uint8 area shrink), which then run on small copies; the last level takes
+its local means at a third of the resolution (at 1080p; `_narrow_step`) and fuses them with the
+photo at full resolution at the band's pixels only (one compiled pass, `kernels.fuse_rows`), the
+band being where the output alpha byte is neither 0 nor 255 (`soft_band`). On real 1080p portraits
+that was ~40-50 ms of CPU with means at half resolution, about a quarter of the dense computation in
+the same run, with no larger colour error on the synthetic scenes (0.97-1.0x; `python -m
+bench.decontamination_speed`, docs/benchmarks.md); compiled, the fuse took the whole from 26-31 to
+18-19 ms. Its rows can be shared with an idle thread (`helper`). Pure function, safe to call from
+several threads.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def estimate_foreground(rgb: U8, alpha: Float | U8, helper: Executor | None = No
     shown opaque keep their exact input bytes (the estimator gives the same value there, up to
     rounding), and so do invisible ones (cut-outs clear them, composites take the background there).
     Cost: see the module docstring; the wide levels run on shrunk copies of the band's bounding box
-    plus their reach, the last level's fuse only on tiles that hold band pixels, shared with an idle
+    plus their reach, the last level's fuse only at band pixels, in row ranges shared with an idle
     `helper` thread when there is one (`shared_work`).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or alpha.shape != rgb.shape[:2]:

@@ -54,7 +54,7 @@ def upsample(
 ) -> Alpha:
     """`small` (a matte predicted from `shrink(image, ...)`, which `guide_small` may pass on so it
     is not shrunk again) at the photo's full size, in [0, 1]; `helper`: an executor whose idle
-    thread may share the full-resolution tiles (`shared_work`)."""
+    thread may share the full-resolution rows (`shared_work`)."""
     height, width = image.shape[:2]
     if small.shape == (height, width):
         return small

@@ -1,13 +1,14 @@
-"""A loop over independent pieces of one request's work (tile strips), shared with an idle thread
+"""A loop over independent pieces of one request's work (row ranges), shared with an idle thread
 of the CPU pool when there is one, never waiting for one that is busy.
 
 At concurrency 1 on a 2-core node the request's CPU step runs on one pool thread while the other
-sits idle; the full-resolution tile loops (guided upsampling, colour decontamination) are OpenCV
-calls that release the GIL, so a second thread takes ~a third off them. Under load every pool thread
-is busy with other requests and a helper would only queue behind them, so the caller does not wait
-for it: it claims pieces one at a time from a shared iterator, and when none are left it cancels the
-helper if that has not started (nothing lost, no deadlock even though the helper is submitted to the
-very pool the caller runs in) or waits for the piece the helper is finishing.
+sits idle; the full-resolution passes (guided upsampling, colour decontamination: compiled kernels
+that release the GIL, `kernels`) and a big PNG's deflate can run on two cores at once. Under load
+every pool thread is busy with other requests and a helper would only queue behind them, so the
+caller does not wait for it: it claims pieces one at a time from a shared iterator, and when none
+are left it cancels the helper if that has not started (nothing lost, no deadlock even though the
+helper is submitted to the very pool the caller runs in) or waits for the piece the helper is
+finishing.
 """
 
 from __future__ import annotations
