@@ -73,4 +73,6 @@ def test_shared_tile_loops_give_the_same_bytes_as_one_thread() -> None:
             shared = guided_upsample(scene.image, small, 2, 1e-3, helper=pool)
             assert np.array_equal(alone, shared)
             alpha = np.clip(alone, 0, 1)
-            assert np.array_equal(estimate_foreground(scene.image, alpha), estimate_foreground(scene.image, alpha, pool))
+            assert np.array_equal(
+                estimate_foreground(scene.image, alpha), estimate_foreground(scene.image, alpha, pool)
+            )
