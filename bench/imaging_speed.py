@@ -61,7 +61,10 @@ def main() -> None:
         "portrait": portrait_matte,
         "all soft (worst case)": lambda h, w: np.full((h, w), 0.5, np.float32),
     }
-    steps = {"estimate_foreground": estimate_foreground, "refine_with_trimap": refine_with_trimap}
+    steps: dict[str, Callable[[npt.NDArray[np.uint8], npt.NDArray[np.float32]], object]] = {
+        "estimate_foreground": estimate_foreground,
+        "refine_with_trimap": refine_with_trimap,
+    }
     for step_name, step in steps.items():
         for case_name, matte in cases.items():
             cells = []
