@@ -176,12 +176,13 @@ def export_weights(
     modnet, grabcut = rows[0], rows[-1]
     target = out or SHIPPED_WEIGHTS
     if target.is_file() and not force:
-        # The shipped weights never get worse: the candidate must beat the file it would replace,
-        # scored the same way (full-size validation photos, through the service's engine).
+        # The shipped weights never get worse: the candidate must beat the file it would replace on
+        # IoU or MAE and lose on neither, scored the same way (full-size validation photos, through
+        # the service's engine).
         # MODNet's row alone (at the file's own inference size): the teacher and GrabCut rows are
         # already known and would only be recomputed.
         (shipped,) = size_sweep(run_cfg, loc, target, [0])
-        if not Scores(modnet.iou, modnet.mae).better_than(Scores(shipped.iou, shipped.mae)):
+        if not Scores(modnet.iou, modnet.mae).improves_on(Scores(shipped.iou, shipped.mae)):
             print(
                 f"export refused: candidate IoU {modnet.iou:.4f} / MAE {modnet.mae:.4f} does not beat "
                 f"the shipped {target.name} ({shipped.iou:.4f} / {shipped.mae:.4f})"

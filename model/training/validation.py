@@ -41,6 +41,14 @@ class Scores:
     def better_than(self, other: Scores | None) -> bool:
         return other is None or (self.iou, -self.mae) > (other.iou, -other.mae)
 
+    def improves_on(self, other: Scores) -> bool:
+        """Better on one measure and worse on neither: what replacing shipped weights needs. (The
+        IoU-first order of `better_than` picks checkpoints within a run; across files it would ship
+        a higher IoU bought with a softer, blob-prone matte, as run c9 showed: docs/training-campaign.md.)"""
+        return (
+            self.iou >= other.iou and self.mae <= other.mae and (self.iou, self.mae) != (other.iou, other.mae)
+        )
+
 
 def _shrink_mask(mask: npt.NDArray[np.bool_], size: tuple[int, int]) -> npt.NDArray[np.bool_]:
     return np.asarray(cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5)

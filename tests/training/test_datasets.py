@@ -114,3 +114,14 @@ def test_category_rows_report_hair_kept_and_leave_person_measures_empty_for_hair
     (row,) = category_rows("half", on_image(lambda image: half), [photo])
     assert row.category == HAIR and row.hair == pytest.approx(0.5)
     assert math.isnan(row.iou) and math.isnan(row.lost)
+
+
+def test_replacing_shipped_weights_needs_a_gain_on_one_measure_and_no_loss_on_the_other() -> None:
+    from model.training.validation import Scores
+
+    shipped = Scores(iou=0.8645, mae=0.0389)
+    assert Scores(0.8700, 0.0380).improves_on(shipped)
+    assert Scores(0.8645, 0.0380).improves_on(shipped)  # same IoU, sharper matte
+    assert not Scores(0.8710, 0.0424).improves_on(shipped)  # run c9's step 500: more IoU, softer matte
+    assert Scores(0.8710, 0.0424).better_than(shipped)  # what the IoU-first order would have shipped
+    assert not shipped.improves_on(shipped)
