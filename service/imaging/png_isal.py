@@ -84,9 +84,9 @@ def encode(pixels: npt.NDArray[np.uint8], helper: Executor | None = None) -> byt
         filtered[start:end, 0] = _FILTER_UP
         if start == 0:
             filtered[0, 1:] = rows[0]
-            start = 1
-        np.subtract(rows[start:end], rows[start - 1 : end - 1], out=filtered[start:end, 1:])
-        part = filtered[int(bounds[index]) : end]
+        below = max(start, 1)  # rows with a row above them in the image
+        np.subtract(rows[below:end], rows[below - 1 : end - 1], out=filtered[below:end, 1:])
+        part = filtered[start:end]
         if pieces == 1:
             streams[index] = _isal.compress(part, ISAL_LEVEL)
             return

@@ -14,18 +14,19 @@ finishing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TypeVar
 
 Piece = TypeVar("Piece")
 
 
-def for_each_shared(pieces: Iterable[Piece], work: Callable[[Piece], None], helper: Executor | None) -> None:
+def for_each_shared(pieces: Sequence[Piece], work: Callable[[Piece], None], helper: Executor | None) -> None:
     """`work(piece)` for every piece, each exactly once, in this thread and (when `helper` is given
     and has a free thread) one more. `work` must only touch what its own piece owns. An exception in
-    either thread stops the other from claiming more and is raised here."""
-    if helper is None:
+    either thread stops the other from claiming more and is raised here. A single piece (a small
+    image) is done here without offering it to the helper: there is nothing to share."""
+    if helper is None or len(pieces) <= 1:
         for piece in pieces:
             work(piece)
         return

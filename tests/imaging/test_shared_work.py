@@ -4,7 +4,9 @@ helper, errors raised, and the same output bytes as the loop run alone."""
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
 
 import cv2
 import numpy as np
@@ -76,3 +78,14 @@ def test_shared_tile_loops_give_the_same_bytes_as_one_thread() -> None:
             assert np.array_equal(
                 estimate_foreground(scene.image, alpha), estimate_foreground(scene.image, alpha, pool)
             )
+
+
+def test_a_single_piece_is_done_here_without_offering_it_to_the_helper() -> None:
+    class NoSubmit(Executor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            raise AssertionError("a single piece was offered to the helper")
+
+    seen: list[int] = []
+    for_each_shared([7], seen.append, NoSubmit())
+    for_each_shared(range(0), seen.append, NoSubmit())
+    assert seen == [7]
