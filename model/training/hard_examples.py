@@ -18,6 +18,7 @@ from torch import nn
 
 from model.training.augment import Source
 from model.training.inference import predict_alpha
+from model.training.validation import photo_scores
 
 # A photo is drawn at most this many times as often as the easiest photo of its category: a few
 # photos with broken labels (the error cannot fall) must not take over the batches.
@@ -28,9 +29,7 @@ def photo_error(alpha: npt.NDArray[np.float32], label_u8: npt.NDArray[np.uint8])
     """(1 - IoU@0.5) + mean |alpha - label|: the validation's two measures, so that both a lost
     arm (IoU) and a soft, hazy matte (MAE) make a photo hard."""
     label = label_u8.astype(np.float32) / 255.0
-    pred, truth = alpha >= 0.5, label >= 0.5
-    union = np.count_nonzero(pred | truth)
-    iou = 1.0 if union == 0 else np.count_nonzero(pred & truth) / union
+    iou, _ = photo_scores(alpha, label >= 0.5)  # the MAE is against the soft label, not the mask
     return float(1.0 - iou + np.abs(alpha - label).mean())
 
 
