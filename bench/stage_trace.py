@@ -26,7 +26,7 @@ import service.engine_router
 import service.pipeline
 from bench.hardware import detect
 from bench.images import request_jpegs
-from bench.server import free_port
+from bench.server import free_port, wait_ready
 from service.app import create_app
 from service.config import Settings
 
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         with httpx.Client(timeout=60.0) as client:
-            deadline = time.monotonic() + 120.0
-            while not _ready(client, url):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the server did not become ready within 120 s")
-                time.sleep(0.5)
+            wait_ready(url, thread.is_alive, 120.0)
             for round_ in range(2):
                 for output in ("mask", "rgba"):
                     times.clear()
@@ -123,13 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         cells = " | ".join(f"{stages.get(name, float('nan')):.1f}" for name in names)
         print(f"| {output} | {total_ms:.1f} | {cells} | {total_ms - stages.get('pipeline', 0.0):.1f} |")
     return 0
-
-
-def _ready(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(f"{url}/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":
