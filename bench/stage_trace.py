@@ -2,7 +2,8 @@
 
 Runs the real app (default settings, shipped weights) under uvicorn on 127.0.0.1 in this process,
 with timers around each stage of the request's way (decode, shrink to the network input, the
-engine's `predict_batch`, the CPU step after it: upsampling, decontamination, encoding), and sends
+engine's `predict_batch`, the CPU step after it and its parts: upsampling, colour decontamination,
+framing and encoding), and sends
 `--requests` mask and then rgba requests at concurrency 1, twice (the first round warms up). Prints
 the medians per stage next to the end-to-end time; the rest is HTTP, multipart and queue handoffs.
 Bounded: a fixed number of requests, a 60 s timeout each, the server stopped at the end.
@@ -65,6 +66,10 @@ def instrument(times: Times) -> None:
     _timed(service.engine_router, "shrink", "shrink", times)
     _timed(model.serving.ModnetEngine, "predict_batch", "engine", times)
     _timed(service.pipeline, "_finish", "cpu step", times)
+    # The CPU step's parts: they should add up to it (a gap is time lost between them).
+    _timed(service.pipeline, "upsample", "upsample", times)
+    _timed(service.pipeline, "estimate_foreground", "colour", times)
+    _timed(service.pipeline, "finish", "encode", times)
     _timed_async(service.pipeline.RemovalPipeline, "run", "pipeline", times)
 
 
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-    names = ["decode", "shrink", "engine", "cpu step", "pipeline"]
+    names = ["decode", "shrink", "engine", "cpu step", "upsample", "colour", "encode", "pipeline"]
     print(
         f"# Stage trace — {detect().label()}; {width}x{height}, "
         f"{args.requests} requests per output, medians (ms)"

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Scope
 
-from service import api_docs, memory_trim, ui
+from service import api_docs, malloc_reuse, memory_trim, ui
 from service.access_log import PROBE_PATHS, install_probe_filter
 from service.admission import Admission, AdmissionLimits, memory_budget_bytes
 from service.auth import ApiKeyMiddleware
@@ -67,6 +67,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.malloc_reuse:
+            malloc_reuse.apply()  # before the pool's threads and the engines allocate
         workers = settings.cpu_workers or os.cpu_count() or 2
         pool = cpu_pool(workers, settings.cpu_pool_nice)
         videos = PlaceLimit(

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         "so they never preempt the model's forward (service/cpu_pool.py); 0 = the same priority.",
     )
 
+    malloc_reuse: bool = Field(
+        True,
+        description="Keep freed request buffers mapped while working (glibc: one arena, high mmap and trim "
+        "thresholds), so requests do not fault their pages in afresh; memory_trim_idle_s returns them "
+        "(service/malloc_reuse.py).",
+    )
     memory_trim_idle_s: float = Field(
         5.0,
         ge=0,
