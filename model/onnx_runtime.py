@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -147,9 +148,12 @@ class OnnxModnet:
         )
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        image = np.ascontiguousarray(batch.detach().cpu().float().numpy())
-        (matte,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: image})
-        return torch.from_numpy(matte)
+        return torch.from_numpy(self.run_array(batch.detach().cpu().float().numpy()))
+
+    def run_array(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The same on numpy arrays (`model.preprocess.ArrayForward`): what the serving engine calls."""
+        (matte,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
+        return np.asarray(matte, np.float32)
 
 
 def load_onnx_modnet(net: nn.Module, *, cache_dir: Path | None = None) -> OnnxModnet:

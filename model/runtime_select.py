@@ -8,8 +8,9 @@
   `torch`; an export that fails at load is logged and falls back to torch (the engine still serves).
   Explicit bf16 (`cpu_precision`) keeps torch: it is an autocast of the torch network.
 
-Pre- and post-processing (resize, normalisation, alpha levels, resize back) stay in torch for every
-runtime, so only the forward differs and the mattes agree to float rounding.
+Pre- and post-processing (resize, normalisation, alpha levels) are the same for every runtime:
+in torch around the torch network, in numpy around ONNX Runtime (`preprocess.ArrayForward`: torch's
+own threads would compete with ONNX Runtime's), equal to float rounding.
 """
 
 from __future__ import annotations

@@ -26,10 +26,12 @@ from model.preprocess import (
     DEFAULT_INFERENCE_SIZE,
     NO_LEVELS,
     STRIDE,
+    ArrayForward,
     Forward,
     matte_head,
     network_input_size,
     predict_same_size,
+    predict_same_size_arrays,
 )
 from model.runtime_select import build_forward
 from model.weights import ModelInfo, load_modnet
@@ -148,18 +150,21 @@ class ModnetEngine:
         forward = self._forward
         if forward is None:
             raise RuntimeError("the MODNet engine is closed")
+        small = [shrink(image, size) for image in images]
         try:
+            if isinstance(forward, ArrayForward):  # ONNX Runtime: numpy in and out, no torch around it
+                return predict_same_size_arrays(forward, small, levels=self.alpha_levels)
             with torch.inference_mode():
                 return predict_same_size(
                     forward,
-                    [shrink(image, size) for image in images],
+                    small,
                     device=self.device,
                     dtype=self.dtype,
                     levels=self.alpha_levels,
                     cpu_bf16=self._cpu_bf16,
                     channels_last=self._cuda,
                 )
-        except RuntimeError as exc:
+        except (RuntimeError, MemoryError) as exc:
             if not _is_out_of_memory(exc):
                 raise
             if self._cuda:
@@ -169,9 +174,10 @@ class ModnetEngine:
             ) from exc
 
 
-def _is_out_of_memory(exc: RuntimeError) -> bool:
-    # CUDA raises torch.OutOfMemoryError; the CPU allocator raises a plain RuntimeError.
-    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in str(exc)
+def _is_out_of_memory(exc: RuntimeError | MemoryError) -> bool:
+    # CUDA raises torch.OutOfMemoryError; torch's CPU allocator a plain RuntimeError; numpy (the
+    # ONNX Runtime path's batch) a MemoryError.
+    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or "can't allocate memory" in str(exc)
 
 
 def create_engine(

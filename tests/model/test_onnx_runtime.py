@@ -58,6 +58,27 @@ def test_onnx_matte_equals_torch_on_real_photos(shipped_engines: tuple[ModnetEng
         assert 0.0 < float(a.mean()) < 1.0  # a real matte, not an empty or full one
 
 
+def test_a_batch_gives_each_photo_its_own_matte(shipped_engines: tuple[ModnetEngine, ModnetEngine]) -> None:
+    """ONNX Runtime's numpy path (normalisation, levels and clip in numpy) on a batch of two."""
+    onnx, eager = shipped_engines
+    pairs = load_pairs(DATA, limit=2)
+    assert len(pairs) == 2, f"real photos missing under {DATA}"
+    photos = [
+        cv2.resize(load_example(image, mask)[0], (544, 320), interpolation=cv2.INTER_AREA)
+        for _, image, mask in pairs
+    ]
+    together = onnx.predict_batch(photos)
+    alone = [onnx.predict_batch([photo])[0] for photo in photos]
+    with torch.inference_mode():
+        torch_batch = eager.predict_batch(photos)
+    for a, b, c in zip(together, alone, torch_batch, strict=True):
+        assert a.shape == (320, 544) and a.dtype == np.float32 and a.flags.c_contiguous
+        assert float(np.abs(a - b).max()) < 1e-4
+        assert float(np.abs(a - c).max()) < 1e-3
+        assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert float(np.abs(together[0] - together[1]).max()) > 0.1  # two photos, two mattes
+
+
 def test_export_is_cached_and_keyed_by_the_tensors(
     shipped_engines: tuple[ModnetEngine, ModnetEngine], cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

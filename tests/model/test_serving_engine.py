@@ -274,3 +274,18 @@ def test_cuda_fp16_engine_agrees_with_cpu_fp32(net: MODNet) -> None:
         assert got.shape == want.shape and got.dtype == np.float32
         assert np.abs(got - want).mean() < 0.01 and np.abs(got - want).max() < 0.1
     gpu.close()
+
+
+def test_array_runtime_out_of_memory_becomes_model_out_of_memory(engine: ModnetEngine) -> None:
+    """A runtime that takes numpy batches (ONNX Runtime's path) runs out of host memory."""
+
+    class Exhausted:
+        def run_array(self, batch: np.ndarray) -> np.ndarray:
+            raise MemoryError("cannot allocate the batch")
+
+    working, engine._forward = engine._forward, Exhausted()  # type: ignore[assignment]
+    try:
+        with pytest.raises(ModelOutOfMemory):
+            engine.predict_batch([_image(64, 64, 1)])
+    finally:
+        engine._forward = working
