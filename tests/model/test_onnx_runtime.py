@@ -64,7 +64,9 @@ def test_a_batch_gives_each_photo_its_own_matte(shipped_engines: tuple[ModnetEng
     pairs = load_pairs(DATA, limit=2)
     assert len(pairs) == 2, f"real photos missing under {DATA}"
     photos = [
-        cv2.resize(load_example(image, mask)[0], (544, 320), interpolation=cv2.INTER_AREA)
+        np.asarray(
+            cv2.resize(load_example(image, mask)[0], (544, 320), interpolation=cv2.INTER_AREA), np.uint8
+        )
         for _, image, mask in pairs
     ]
     together = onnx.predict_batch(photos)
