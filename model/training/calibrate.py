@@ -40,6 +40,8 @@ def fit_alpha_levels(
         if photo.mask is None:
             continue
         alpha = alpha_of(photo.image)
+        if not np.isfinite(alpha).all():  # NaN made the quantiles NaN and the fit silently (0, 1)
+            raise ValueError(f"non-finite alpha on {photo.photo.key}: the levels cannot be fitted")
         for values, into in (
             (alpha[photo.alpha <= 0.0], background),
             (alpha[photo.alpha >= 1.0], foreground),

@@ -41,7 +41,11 @@ def _coefficients_gray(guide: Float, src: Float, radius: int, eps: float) -> tup
     mean_i, mean_p, mean_ii, mean_ip = (stacked[..., c] for c in range(4))
     var_i = mean_ii - mean_i * mean_i
     cov_ip = mean_ip - mean_i * mean_p
-    a = _f32(cov_ip / (var_i + np.float32(eps)))
+    # var_i >= 0, so the denominator >= eps, except where float32 rounding of a flat window's
+    # variance went below zero: no slope there (see `_coefficients_color`).
+    denominator = var_i + np.float32(eps)
+    a = np.zeros_like(cov_ip)
+    np.divide(cov_ip, denominator, out=a, where=denominator >= np.float32(eps / 2))
     return a, _f32(mean_p - a * mean_i)
 
 
@@ -69,7 +73,13 @@ def _coefficients_color(guide: Float, src: Float, radius: int, eps: float) -> tu
     c11 = rr * bb - rb * rb
     c12 = rb * rg - rr * gb
     c22 = rr * gg - rg * rg
-    inv_det = 1.0 / (rr * c00 + rg * c01 + rb * c02)
+    # det(Sigma + eps I) >= eps^3 for a covariance Sigma; below that, float32 rounding of a flat
+    # window's covariance (means of squares minus squares of means) broke it, down to exactly 0 on a
+    # real photo (remove.bg/238 at 320 x 416), and 1/det then made the slopes inf and the matte NaN
+    # (the level fit of run c9's weights silently failed on it). Such a window is flat: no slope.
+    det = rr * c00 + rg * c01 + rb * c02
+    inv_det = np.zeros_like(det)
+    np.divide(1.0, det, out=inv_det, where=det >= np.float32(eps**3 / 2))
     a0 = (c00 * cr + c01 * cg + c02 * cb) * inv_det
     a1 = (c01 * cr + c11 * cg + c12 * cb) * inv_det
     a2 = (c02 * cr + c12 * cg + c22 * cb) * inv_det

@@ -49,3 +49,13 @@ def test_photos_without_masks_are_not_used() -> None:
 
 def test_a_network_that_cannot_tell_the_classes_apart_is_left_alone() -> None:
     assert fit_alpha_levels(_network_like(0.4, 0.6), [_photo(0)]) == (0.0, 1.0)
+
+
+def test_a_non_finite_alpha_is_an_error_not_a_silent_no_stretch() -> None:
+    def with_a_nan(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        alpha = _network_like(0.03, 0.95)(image)
+        alpha[0, 0] = np.nan
+        return alpha
+
+    with pytest.raises(ValueError, match="non-finite alpha on p/1"):
+        fit_alpha_levels(with_a_nan, [_photo(1)])
