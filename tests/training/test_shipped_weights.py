@@ -1,8 +1,11 @@
 """Regression test for the shipped weights: sane mattes on real held-out photos.
 
-Floor: on the same photos, the shipped MODNet must score at least GrabCut's mean IoU (a default
-model worse than the fallback must not ship; GrabCut scores 0.74 on the whole validation split)
-and at least 0.75 in absolute terms. Skipped until model/weights/modnet_people.safetensors exists.
+Floors: on the same photos, the shipped MODNet must score at least GrabCut's mean IoU (a default
+model worse than the fallback must not ship; GrabCut scores 0.74 on the whole validation split),
+and no worse than the weights shipped now score there (IoU 0.9412, MAE 0.0475 for run c9 + SOC,
+2026-12-02; the weights before them: 0.9340 / 0.0528), less a margin for float rounding across
+runtimes and machines. Raise them when better weights ship. Skipped until
+model/weights/modnet_people.safetensors exists.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from model.training.split import read_val_split
 from model.training.validation import load_val_photos, photo_scores
 from tests.locations import require_shared
 
-ABSOLUTE_FLOOR = 0.75
+IOU_FLOOR = 0.935  # measured 0.9412 on these photos
+MAE_CEILING = 0.050  # measured 0.0475
 PHOTOS = 6  # the first keys of the committed validation split: never trained on, not hand-picked
 
 pytestmark = pytest.mark.slow
@@ -41,9 +45,12 @@ def test_shipped_weights_beat_grabcut_on_held_out_photos() -> None:
     for alpha, photo in zip(alphas, photos, strict=True):
         assert alpha.shape == photo.person().shape and alpha.dtype == np.float32
         assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and alpha.std() > 0.05  # not a constant
-    modnet_iou = float(np.mean([photo_scores(a, p.person())[0] for a, p in zip(alphas, photos, strict=True)]))
+    scores = [photo_scores(a, p.person()) for a, p in zip(alphas, photos, strict=True)]
+    modnet_iou = float(np.mean([iou for iou, _ in scores]))
+    modnet_mae = float(np.mean([mae for _, mae in scores]))
     grabcut = GrabCutEngine().predict_batch([p.image for p in photos])
     grabcut_iou = float(
         np.mean([photo_scores(a, p.person())[0] for a, p in zip(grabcut, photos, strict=True)])
     )
-    assert modnet_iou >= max(ABSOLUTE_FLOOR, grabcut_iou), (modnet_iou, grabcut_iou)
+    assert modnet_iou >= max(IOU_FLOOR, grabcut_iou), (modnet_iou, grabcut_iou)
+    assert modnet_mae <= MAE_CEILING, modnet_mae
