@@ -1,11 +1,11 @@
 """`python -m bench.malloc_reuse [--requests N] [--rounds R]`: the service with and without
-`malloc_reuse` (service/malloc_reuse.py), side by side.
+`malloc_reuse` (service/malloc_reuse.py), and with each of its two halves alone, side by side.
 
-Two real servers (shipped weights, default settings but for `BGREMOVE_MALLOC_REUSE`) run at once and
-take turns: each round sends `--requests` 1080p mask, 1080p rgba and (a third as many) 12 MP rgba
-requests at concurrency 1 to one, then the other. Prints the ratio of p50s (reuse / default; below 1
-is faster) and the absolute medians, then each server's idle RSS after the run and its trim, headed
-by the hardware. Bounded: fixed request counts, 127.0.0.1 only, both servers stopped at the end.
+Four real servers (shipped weights, default settings but for `BGREMOVE_MALLOC_REUSE` and glibc's
+environment) run at once and take turns: each round sends `--requests` 1080p mask, 1080p rgba and (a
+third as many) 12 MP rgba requests at concurrency 1 to one, then the next. Prints p50s with their
+ratio to glibc's defaults, then each server's idle RSS after the run and its trim, headed by the
+hardware. Bounded: fixed request counts, 127.0.0.1 only, every server stopped at the end.
 """
 
 from __future__ import annotations
@@ -23,7 +23,17 @@ from bench.images import request_jpegs
 from bench.load import LoadPlan, run_load_sync
 from bench.server import ServerSpec, running_server
 
-VARIANTS = {"default glibc": "false", "malloc_reuse": "true"}
+# name -> (BGREMOVE_MALLOC_REUSE, glibc's own environment variables): the two halves of the
+# setting on their own as well, through glibc's tunables.
+VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    "default glibc": ("false", {}),
+    "malloc_reuse": ("true", {}),
+    "thresholds only": (
+        "false",
+        {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20)},
+    ),
+    "one arena only": ("false", {"MALLOC_ARENA_MAX": "1"}),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         servers = {
             name: stack.enter_context(
-                running_server(ServerSpec("modnet", settings={"malloc_reuse": value}), Path(tmp))
+                running_server(ServerSpec("modnet", settings={"malloc_reuse": value}, env=env), Path(tmp))
             )
-            for name, value in VARIANTS.items()
+            for name, (value, env) in VARIANTS.items()
         }
         for server in servers.values():  # untimed warm-up
             for path, bodies, _ in cells.values():
@@ -55,16 +65,18 @@ def main(argv: list[str] | None = None) -> int:
                     p50s.setdefault((name, cell), []).append(p50(result))
         time.sleep(TRIM_WAIT_S)
         rss = {name: server.rss_bytes() / 2**20 for name, server in servers.items()}
-    base, new = VARIANTS
+    base = next(iter(VARIANTS))
     hardware = detect().label()
     print(f"# malloc_reuse — {hardware}; shipped weights, concurrency 1, medians of {args.rounds} rounds")
-    print(f"| request | {new} / {base} | {base} p50 ms | {new} p50 ms |")
-    print("|---|---|---|---|")
+    print("p50 ms, and in brackets the ratio to glibc's defaults (below 1 is faster)")
+    print("| request | " + " | ".join(VARIANTS) + " |")
+    print("|---" * (len(VARIANTS) + 1) + "|")
     for cell in cells:
-        old_ms, new_ms = (statistics.median(p50s[(name, cell)]) for name in (base, new))
-        print(f"| {cell} | {new_ms / old_ms:.2f}x | {old_ms:.0f} | {new_ms:.0f} |")
-    rss_ratio = rss[new] / rss[base]
-    print(f"| idle RSS after the run and trim, MiB | {rss_ratio:.2f}x | {rss[base]:.0f} | {rss[new]:.0f} |")
+        medians = {name: statistics.median(p50s[(name, cell)]) for name in VARIANTS}
+        row = " | ".join(f"{ms:.0f} ({ms / medians[base]:.2f}x)" for ms in medians.values())
+        print(f"| {cell} | {row} |")
+    rss_row = " | ".join(f"{mib:.0f} ({mib / rss[base]:.2f}x)" for mib in rss.values())
+    print(f"| idle RSS after the run and trim, MiB | {rss_row} |")
     return 0
 
 
