@@ -22,9 +22,9 @@ Not glibc (musl, macOS): `apply()` does nothing and returns False.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
-from collections.abc import Callable
+
+from service.memory_trim import glibc_function
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,7 @@ MMAP_THRESHOLD = 256 << 20
 TRIM_THRESHOLD = 512 << 20
 
 
-def _load_mallopt() -> Callable[[int, int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        function = libc.mallopt
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
-
-
-_mallopt = _load_mallopt()
+_mallopt = glibc_function("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
 
 
 def apply() -> bool:

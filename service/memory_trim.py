@@ -19,24 +19,27 @@ import ctypes.util
 import logging
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often the idle watcher looks at the in-flight count
 
 
-def _load_trim() -> Callable[[int], int] | None:
+def glibc_function(name: str, argtypes: list[Any], restype: Any) -> Callable[..., int] | None:
+    """A function of the C library by name, typed for ctypes; None where there is none (not glibc:
+    musl has no malloc_trim, macOS neither it nor mallopt's parameters)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        function = libc.malloc_trim
+        function = getattr(libc, name)
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_size_t]
-    function.restype = ctypes.c_int
-    return function
+    function.argtypes = argtypes
+    function.restype = restype
+    return cast(Callable[..., int], function)
 
 
-_malloc_trim = _load_trim()
+_malloc_trim = glibc_function("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
 
 AVAILABLE = _malloc_trim is not None
 
