@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     hd, big = request_jpegs(4, 1920, 1080), request_jpegs(2, 4000, 3000)
     n = args.requests
     big_per_round = max(1, -(-args.big_requests // ROUNDS))
+    forwards_per_round = max(1, -(-args.repeat // ROUNDS))
 
     def load(
         server_url: str, path: str | tuple[str, ...], bodies: list[bytes], concurrency: int, count: int
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         # moved mask / forward between 1.2x and 1.6x from run to run.
         rounds: list[dict[str, float]] = []
         for _ in range(ROUNDS):
-            cells = forward.block(max(1, -(-args.repeat // ROUNDS)))
+            cells = forward.block(forwards_per_round)
             mask1, rgba1 = load(url, MASK, hd, 1, n), load(url, RGBA, hd, 1, n)
             mask8 = load(url, MASK, hd, 8, max(2 * n, 16))
             big1 = load(url, RGBA, big, 1, big_per_round)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value, absolute in rows:
         print(f"| {name} | {value:.2f}x | {absolute} |")
     print(
-        f"\n{ROUNDS} rounds, each: the forward alone ({max(1, -(-args.repeat // ROUNDS))} per runtime), "
+        f"\n{ROUNDS} rounds, each: the forward alone ({forwards_per_round} per runtime), "
         f"{n} requests per 1080p cell, {big_per_round} at 12 MP (4000x3000)."
     )
     return 0
