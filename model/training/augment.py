@@ -35,6 +35,10 @@ class AugmentConfig:
     # Close-ups (every category but scene) made small in the frame this often: see `zoomed_out`.
     closeup_zoom_out_p: float = 0.0
     zoom_out: tuple[float, float] = (0.35, 0.75)  # the close-up's short side / the frame's short side
+    # Samples on a swapped background that get another photo's person pasted into that background
+    # first, unlabelled (see `passer_by`).
+    passer_by_p: float = 0.0
+    passer_by_height: tuple[float, float] = (0.25, 0.6)  # the pasted photo's height / the frame's
 
 
 @dataclass
@@ -128,6 +132,28 @@ def zoomed_out(
     return _warp(source, matrix, height, width, cv2.BORDER_CONSTANT)
 
 
+def passer_by(rng: np.random.Generator, donor: Source, background: U8, cfg: AugmentConfig) -> U8:
+    """`background` with the donor photo's person pasted in, smaller and often out of focus: a
+    passer-by, a poster, a person behind the subject. The label stays the subject's alone, as
+    remove.bg's masks keep only the main subject; the validation's worst photos were bystanders and
+    a face on a shop poster kept as foreground (docs/training-campaign.md)."""
+    height, width = background.shape[:2]
+    src_h, src_w = donor.image.shape[:2]
+    scale = height * rng.uniform(*cfg.passer_by_height) / src_h
+    new_w, new_h = src_w * scale, src_h * scale
+    left = rng.uniform(-0.5 * new_w, width - 0.5 * new_w)
+    top = rng.uniform(min(0.0, height - new_h), max(0.0, height - new_h))
+    flip = -1.0 if rng.random() < 0.5 else 1.0
+    matrix = np.array([[scale * flip, 0.0, left + (new_w if flip < 0 else 0.0)], [0.0, scale, top]])
+    image, alpha, foreground = _warp(donor, matrix, height, width, cv2.BORDER_CONSTANT)
+    if rng.random() < 0.6:  # depth of field: people behind the subject are rarely sharp
+        sigma = rng.uniform(0.8, 3.0)
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), np.uint8)
+        foreground = np.asarray(cv2.GaussianBlur(foreground, (0, 0), sigma), np.uint8)
+        alpha = np.asarray(cv2.GaussianBlur(alpha, (0, 0), sigma), np.float32)
+    return composite(foreground, image, alpha, background)
+
+
 def composite(foreground: U8, image: U8, alpha: F32, background: U8) -> U8:
     """Alpha-composite onto a new background. The teacher's foreground colour is used where the
     label is soft, so hair does not carry a fringe of the old background."""
@@ -190,6 +216,8 @@ def augment(
             donor_index += 1  # any photo but this one
         donor = sources[donor_index]
         background = random_background(rng, height, width, donor.image, donor.alpha)
+        if rng.random() < cfg.passer_by_p:
+            background = passer_by(rng, donor, background, cfg)
         image = composite(foreground, image, alpha, background)
     if rng.random() < cfg.colour_p:
         image = colour_jitter(rng, image)

@@ -51,6 +51,9 @@ class TrainConfig:
     # Share of close-up samples (portrait, hair) made small in the frame and composited onto another
     # background (`augment.zoomed_out`): whole frames of close-ups pull the scene photos' score down.
     closeup_zoom_out_p: float = 0.0
+    # Share of swapped-background samples that get another photo's person pasted into the background,
+    # unlabelled (`augment.passer_by`): bystanders and posters are background, as in remove.bg's masks.
+    passer_by_p: float = 0.0
     # Hard-example mining (`model.training.hard_examples`): at each validation every drawn photo is
     # scored against its label and drawn 1 + hard_mining * error / (its category's mean error) times
     # as often (0: every photo of a category alike).
@@ -148,7 +151,7 @@ CPU_MORE = dataclasses.replace(
 # same recipe from them over 600 steps, is phase five.
 CPU_CAMPAIGN = dataclasses.replace(
     CPU_MORE,
-    run="people-cpu-c10-hard",
+    run="people-cpu-c11-passer-by",
     continue_from="",
     init_weights="model/weights/modnet_people.safetensors",
     steps=600,
@@ -162,6 +165,8 @@ CPU_CAMPAIGN = dataclasses.replace(
     category_weights="scene:1",
     category_limits="portrait:0,hair:0",
     hard_mining=1.0,
+    # The validation's worst scene photos kept bystanders and a poster's face (docs/training-campaign.md).
+    passer_by_p=0.5,
     # Measured on the 2-core EPYC (AVX512-BF16), `python -m bench.train_speed`: freezing stages 0-6
     # makes a step 1.68x faster; bf16 autocast (0.66x) and channels_last (0.81x) make it slower.
     # The frozen stages were already fine-tuned in the shipped weights this run starts from.

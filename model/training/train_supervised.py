@@ -197,7 +197,11 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
             boost,
         )
         return DataLoader(
-            AugmentedPhotos(sources, cfg.seed, AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p)),
+            AugmentedPhotos(
+                sources,
+                cfg.seed,
+                AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p, passer_by_p=cfg.passer_by_p),
+            ),
             batch_sampler=plan,
             num_workers=cfg.workers,
             pin_memory=device.type == "cuda",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,27 @@ def test_close_ups_zoomed_out_sit_small_on_the_bottom_edge_over_another_backgrou
         assert cols.max() - cols.min() + 1 <= 96 * 0.5 + 2  # its short side: at most half the frame
         # The person keeps its pixels; around it is a new background, not the zero border of the warp.
         assert np.all(image[alpha > 0.99] >= 240) and image[alpha == 0].std() > 0
+
+
+def test_a_passer_by_is_pasted_into_the_background_and_stays_out_of_the_label() -> None:
+    # Same seed with and without the passer-by: the label and the subject's pixels are the same;
+    # the only change is the donor's person (a uniform magenta block) in the background.
+    subject = synthetic_source(seed=7)
+    donor = synthetic_source(seed=8)
+    donor.image[:] = donor.foreground[:] = (255, 0, 255)
+    quiet = AugmentConfig(
+        swap_background_p=1.0, colour_p=0.0, resample_p=0.0, blur_p=0.0, noise_p=0.0, jpeg_p=0.0
+    )
+    pasted_somewhere = False
+    for seed in range(6):
+        plain_image, plain_alpha = augment(
+            np.random.default_rng(seed), [subject, donor], 0, 96, 96, True, quiet
+        )
+        with_passer_by = dataclasses.replace(quiet, passer_by_p=1.0)
+        image, alpha = augment(np.random.default_rng(seed), [subject, donor], 0, 96, 96, True, with_passer_by)
+        np.testing.assert_array_equal(alpha, plain_alpha)
+        np.testing.assert_array_equal(image[alpha > 0.99], plain_image[alpha > 0.99])
+        changed = np.abs(image.astype(int) - plain_image.astype(int)).max(axis=2) > 8
+        magenta = (image[..., 0] > 200) & (image[..., 1] < 60) & (image[..., 2] > 200)
+        pasted_somewhere |= bool((changed & magenta & (alpha == 0)).sum() > 50)
+    assert pasted_somewhere
