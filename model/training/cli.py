@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
     p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
     p.add_argument("--no-baselines", action="store_true", help="skip the teacher and GrabCut rows")
+    p.add_argument(
+        "--worst", type=int, default=0, help="also list the N photos where the weights trail the teacher most"
+    )
 
     p = sub.add_parser("export", help="fp16 safetensors + model card into model/weights/")
     _add_common(p)
@@ -114,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stage == "eval":
         return stages.evaluate(cfg, loc, args.size, args.weights)
     if args.stage == "report":
-        return stages.report(cfg, loc, args.size, args.weights, not args.no_baselines)
+        return stages.report(cfg, loc, args.size, args.weights, not args.no_baselines, args.worst)
     if args.stage == "export":
         return stages.export(cfg, loc, args.size, args.version, args.force, args.out)
     return stages.run_all(cfg, loc, args.size, args.force)

@@ -17,9 +17,19 @@ import numpy.typing as npt
 from model.training import checkpoint
 from model.training.config import TrainConfig
 from model.training.data_sources import load_split
-from model.training.failure_report import CategoryRow, by_category, category_rows, on_image
+from model.training.failure_report import (
+    CategoryRow,
+    PhotoAlphaFn,
+    PhotoGap,
+    by_category,
+    category_rows,
+    measure_photos,
+    on_image,
+    widest_gaps,
+)
 from model.training.label_store import LabelStore
 from model.training.paths import Locations
+from model.training.photos import Photo
 from model.training.validation import AlphaFn, Scores, ValPhoto, load_val_photos, photo_scores
 from service.imaging.matte_scale import matte_at_full_size
 
@@ -124,6 +134,13 @@ def evaluate_all(cfg: TrainConfig, loc: Locations, size: int, weights: Path | No
     return [_row(modnet_label, modnet_fn, photos), teacher_row, _row(grabcut_label, grabcut_fn, photos)]
 
 
+def _teacher_fn(loc: Locations, photos: list[Photo]) -> PhotoAlphaFn:
+    """The teacher's cached matte for a held-out photo, looked up by its key."""
+    store = LabelStore(loc.cache_dir, loc.teacher_onnx)
+    by_key = {photo.key: photo for photo in photos}
+    return lambda photo: store.teacher_outputs(by_key[photo.key], photo.image)[0]
+
+
 def category_report(
     cfg: TrainConfig, loc: Locations, size: int, weights: Path | None = None, with_baselines: bool = True
 ) -> list[CategoryRow]:
@@ -132,19 +149,26 @@ def category_report(
     split = load_split(loc)
     held_out = split.val + split.other_val
     photos = load_val_photos(held_out)
-    by_key = {photo.key: photo for photo in held_out}
     modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
     rows = category_rows(modnet_label, on_image(modnet_fn), photos)
     if with_baselines:
-        store = LabelStore(loc.cache_dir, loc.teacher_onnx)
-
-        def teacher(photo: ValPhoto) -> npt.NDArray[np.float32]:
-            return store.teacher_outputs(by_key[photo.key], photo.image)[0]
-
         grabcut_fn, grabcut_label = grabcut_alpha_fn()
+        teacher = _teacher_fn(loc, held_out)
         rows += category_rows("Teacher: RVM MobileNetV3 (not shipped)", teacher, photos, timed=False)
         rows += category_rows(grabcut_label, on_image(grabcut_fn), photos)
     return by_category(rows)
+
+
+def teacher_gaps(
+    cfg: TrainConfig, loc: Locations, size: int, weights: Path | None, count: int
+) -> list[PhotoGap]:
+    """The `count` held-out photos with a person mask where the weights trail the teacher most."""
+    split = load_split(loc)
+    held_out = split.val + split.other_val
+    photos = [photo for photo in load_val_photos(held_out) if photo.mask is not None]
+    modnet_fn, _ = modnet_alpha_fn(cfg, loc, size, weights)
+    ours = measure_photos(on_image(modnet_fn), photos)
+    return widest_gaps(ours, measure_photos(_teacher_fn(loc, held_out), photos), count)
 
 
 def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]) -> list[Row]:

@@ -40,6 +40,12 @@ def lost_foreground(alpha: Alpha, mask: Mask) -> float:
     return 0.0 if area == 0 else float(np.count_nonzero(mask & (alpha < 0.5))) / area
 
 
+def added_foreground(alpha: Alpha, mask: Mask) -> float:
+    """Share of the image the matte calls foreground outside the person's mask (stray blobs and
+    clutter that touches the person alike)."""
+    return float(np.count_nonzero((alpha >= 0.5) & ~mask)) / mask.size
+
+
 def stray_blobs(alpha: Alpha, mask: Mask) -> float:
     """Share of the image covered by foreground regions that do not touch the person. The margin
     (1 % of the short side) keeps a slightly wide outline from counting as a separate blob."""
@@ -66,15 +72,17 @@ class PhotoMeasures:
     lost: float
     stray: float
     hair: float  # nan where the photo has no hair mask
+    added: float = math.nan  # foreground outside the mask, stray or attached (nan without a mask)
 
 
 def measure(alpha: Alpha, photo: ValPhoto) -> PhotoMeasures:
-    iou = mae = lost = stray = math.nan
+    iou = mae = lost = stray = added = math.nan
     if photo.mask is not None:
         iou, mae = photo_scores(alpha, photo.mask)
         lost, stray = lost_foreground(alpha, photo.mask), stray_blobs(alpha, photo.mask)
+        added = added_foreground(alpha, photo.mask)
     hair = math.nan if photo.hair is None else hair_kept(alpha, photo.hair)
-    return PhotoMeasures(iou, mae, lost, stray, hair)
+    return PhotoMeasures(iou, mae, lost, stray, hair, added)
 
 
 @dataclass(frozen=True)
@@ -102,18 +110,38 @@ def on_image(alpha_fn: AlphaFn) -> PhotoAlphaFn:
     return lambda photo: alpha_fn(photo.image)
 
 
+@dataclass(frozen=True)
+class PhotoResult:
+    key: str
+    category: str
+    measures: PhotoMeasures
+    seconds: float
+
+
+def measure_photos(alpha_fn: PhotoAlphaFn, photos: Sequence[ValPhoto]) -> list[PhotoResult]:
+    results = []
+    for photo in photos:
+        started = time.perf_counter()
+        alpha = alpha_fn(photo)
+        seconds = time.perf_counter() - started
+        results.append(PhotoResult(photo.key, photo.category, measure(alpha, photo), seconds))
+    return results
+
+
 def category_rows(
     method: str, alpha_fn: PhotoAlphaFn, photos: Sequence[ValPhoto], timed: bool = True
 ) -> list[CategoryRow]:
     """One row per category present in `photos` (`alpha_fn` gets the photo, so a cached teacher can
     look its output up by key; wrap an image function with `on_image`)."""
+    return rows_of(method, measure_photos(alpha_fn, photos), timed)
+
+
+def rows_of(method: str, results: Sequence[PhotoResult], timed: bool = True) -> list[CategoryRow]:
     per_category: dict[str, list[PhotoMeasures]] = {}
     seconds: dict[str, float] = {}
-    for photo in photos:
-        started = time.perf_counter()
-        alpha = alpha_fn(photo)
-        seconds[photo.category] = seconds.get(photo.category, 0.0) + time.perf_counter() - started
-        per_category.setdefault(photo.category, []).append(measure(alpha, photo))
+    for result in results:
+        seconds[result.category] = seconds.get(result.category, 0.0) + result.seconds
+        per_category.setdefault(result.category, []).append(result.measures)
     rows = []
     for category in per_category:
         items = per_category[category]
@@ -155,5 +183,49 @@ def markdown(rows: Sequence[CategoryRow]) -> str:
         lines.append(
             f"| {row.category} | {row.method} | {row.photos} | {cell(row.iou)} | {cell(row.mae)} | "
             f"{cell(row.lost, True)} | {cell(row.stray, True)} | {cell(row.hair, True)} | {seconds} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PhotoGap:
+    """One photo's measures for the weights and the teacher."""
+
+    key: str
+    ours: PhotoMeasures
+    teacher: PhotoMeasures
+
+    @property
+    def iou_gap(self) -> float:
+        return self.teacher.iou - self.ours.iou
+
+
+def widest_gaps(ours: Sequence[PhotoResult], teacher: Sequence[PhotoResult], count: int) -> list[PhotoGap]:
+    """The `count` photos (with a person mask) where the weights' IoU trails the teacher's most:
+    the campaign found the mean gap sits in a handful of photos (docs/training-campaign.md), and
+    what fails on them (lost limbs, bystanders, clutter) says what to train against."""
+    theirs = {result.key: result.measures for result in teacher}
+    gaps = [
+        PhotoGap(result.key, result.measures, theirs[result.key])
+        for result in ours
+        if result.key in theirs and not math.isnan(result.measures.iou)
+    ]
+    return sorted(gaps, key=lambda gap: gap.iou_gap, reverse=True)[:count]
+
+
+def gaps_markdown(gaps: Sequence[PhotoGap]) -> str:
+    def pct(value: float) -> str:
+        return f"{value * 100:.1f} %"
+
+    lines = [
+        "| photo | IoU teacher / ours | lost foreground teacher / ours | added teacher / ours "
+        "| of it stray, ours |",
+        "|---|---|---|---|---|",
+    ]
+    for gap in gaps:
+        t, o = gap.teacher, gap.ours
+        lines.append(
+            f"| {gap.key} | {t.iou:.3f} / {o.iou:.3f} | {pct(t.lost)} / {pct(o.lost)} | "
+            f"{pct(t.added)} / {pct(o.added)} | {pct(o.stray)} |"
         )
     return "\n".join(lines)

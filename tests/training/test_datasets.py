@@ -11,7 +11,16 @@ import pytest
 
 from model.training.augment import Source
 from model.training.data_sources import limited
-from model.training.failure_report import category_rows, lost_foreground, on_image, stray_blobs
+from model.training.failure_report import (
+    added_foreground,
+    category_rows,
+    gaps_markdown,
+    lost_foreground,
+    measure_photos,
+    on_image,
+    stray_blobs,
+    widest_gaps,
+)
 from model.training.hard_examples import MAX_BOOST, boosts, photo_error
 from model.training.paths import PEOPLE_DIR, VAL_SPLIT_FILE
 from model.training.photos import HAIR, PARSING, PORTRAIT, SCENE, list_photos, read_photo_mask, read_rgb
@@ -103,6 +112,33 @@ def test_failure_measures_see_a_lost_arm_and_a_stray_blob() -> None:
     blob[0:10, 0:10] = 0.9  # clutter far from the person
     blob[88:95, 45:55] = 1.0  # touches the person: part of it, not a blob
     assert stray_blobs(blob, mask) == pytest.approx(100 / mask.size)
+
+
+def test_widest_gaps_name_the_photos_that_trail_the_teacher_and_what_fails_there() -> None:
+    # Three person photos and a hair photo. The teacher is perfect everywhere; "ours" keeps a
+    # bystander on photo b (added foreground, not touching the person) and loses an arm on photo c.
+    mask = np.zeros((60, 60), bool)
+    mask[10:55, 25:35] = True
+    mask[20:25, 35:50] = True  # arm
+    photos = [ValPhoto(key, np.zeros((60, 60, 3), np.uint8), mask, None, SCENE) for key in "abc"]
+    hair = np.zeros((60, 60), bool)
+    hair[:5] = True
+    photos.append(ValPhoto("hair", np.zeros((60, 60, 3), np.uint8), None, hair, HAIR))
+    perfect = mask.astype(np.float32)
+    bystander, armless = perfect.copy(), perfect.copy()
+    bystander[30:50, 2:12] = 1.0
+    armless[20:25, 35:50] = 0.0
+    ours_by_key = {"a": perfect, "b": bystander, "c": armless, "hair": perfect}
+    ours = measure_photos(lambda photo: ours_by_key[photo.key], photos)
+    teacher = measure_photos(lambda photo: perfect, photos)
+    gaps = widest_gaps(ours, teacher, 2)
+    assert [gap.key for gap in gaps] == ["b", "c"]  # 200 px added vs 75 lost: b's IoU falls further
+    assert gaps[0].ours.added == pytest.approx(200 / mask.size) == added_foreground(bystander, mask)
+    assert gaps[0].ours.stray == gaps[0].ours.added  # it does not touch the person
+    assert gaps[1].ours.lost == pytest.approx(75 / mask.sum()) and gaps[1].ours.added == 0.0
+    assert all(gap.iou_gap > 0 for gap in gaps)
+    table = gaps_markdown(gaps)
+    assert table.count("\n") == 3 and "| b |" in table and "hair" not in table
 
 
 def test_category_rows_report_hair_kept_and_leave_person_measures_empty_for_hair_photos() -> None:
