@@ -45,6 +45,7 @@ from service.contract import RGBImage
 from service.errors import ApiError, ErrorKind
 from service.imaging.bounds import DecodeLimits, check_shape_and_memory
 from service.imaging.heif_header import heif_declared_size
+from service.imaging.jpeg_pixels import jpeg_pixels
 from service.imaging.pillow_safety import pillow_pixel_ceiling
 from service.imaging.prescan import prescan
 from service.imaging.sniff import ALLOWED_MEDIA_TYPES, SNIFF_BYTES, sniff_media_type, webp_canvas_size
@@ -121,7 +122,9 @@ def _decode_with(plugin: str, data: bytes, max_pixels: int, limits: DecodeLimits
         if source_format is None:  # cannot happen with formats=[plugin]; keep the allow-list a fact
             raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"{im.format} images are not supported")
         _check_pixels(im.size, max_pixels, limits)  # header only so far: no pixels decoded yet
-        rgb = image_to_rgb(to_srgb(im))  # frame 0
+        rgb = jpeg_pixels(data, im) if im.format == "JPEG" else None
+        if rgb is None:
+            rgb = image_to_rgb(to_srgb(im))  # frame 0
         orientation = _exif_orientation(im)
     return DecodedImage(rgb=_orient(rgb, orientation), source_format=source_format)
 

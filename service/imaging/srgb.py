@@ -45,15 +45,10 @@ _MODES_FOR_INPUT = {
 def to_srgb(im: Image.Image) -> Image.Image:
     """`im` converted to sRGB as an RGB or RGBA image without a profile; `im` itself when it has
     no (usable) profile or is sRGB already. Loads the pixels."""
-    icc = im.info.get("icc_profile")
-    if not icc:
-        return im
-    transform = _transform_from(bytes(icc))
+    transform = _transform_for(im)
     if transform is None:
         return im
     input_mode = transform.input_mode
-    if im.mode not in _MODES_FOR_INPUT[input_mode]:
-        return im  # e.g. an RGB profile on greyscale pixels: it does not describe them
     has_alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
     alpha = im.convert("RGBA").getchannel("A") if has_alpha else None
     colour = im if im.mode == input_mode else im.convert(input_mode)
@@ -66,6 +61,22 @@ def to_srgb(im: Image.Image) -> Image.Image:
     if alpha is not None:
         converted.putalpha(alpha)
     return converted
+
+
+def is_kept_as_stored(im: Image.Image) -> bool:
+    """`to_srgb` would return `im` itself (no profile, sRGB, or one that does not fit): read from
+    the header, without decoding pixels."""
+    return _transform_for(im) is None
+
+
+def _transform_for(im: Image.Image) -> ImageCms.ImageCmsTransform | None:
+    icc = im.info.get("icc_profile")
+    if not icc:
+        return None
+    transform = _transform_from(bytes(icc))
+    if transform is None or im.mode not in _MODES_FOR_INPUT[transform.input_mode]:
+        return None  # e.g. an RGB profile on greyscale pixels: it does not describe them
+    return transform
 
 
 @functools.lru_cache(maxsize=16)
