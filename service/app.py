@@ -191,6 +191,7 @@ async def _start_engines(state: ServiceState, injected: EngineSet | None) -> Non
             timeout_s=settings.request_timeout_s,
             limits=decode_limits(settings, None),
             upsampling=Upsampling(settings.upsampling),
+            min_island=settings.min_island_fraction,
         )
         state.ready.set()
         log.info("ready: engines %s", {n: b.engine.model_id for n, b in state.batchers.items()})

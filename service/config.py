@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         "(the guided filter's coefficients applied to the full-resolution photo; edges land on the photo's "
         "edges), bilinear = plain interpolation (edges blurred by the scale factor).",
     )
+    min_island_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Foreground regions smaller than this share of the largest one are dropped from the "
+        "matte with their soft surroundings (a poster's face, a bystander, a bright leaf apart from the "
+        "subject); 0 keeps them. Measured on the validation photos: fewer stray blobs, higher IoU.",
+    )
     measure_batch_cap: bool = Field(
         True,
         description="At warm-up, time batches of 1, 2, 4, ... up to max_batch_size on the serving shape and "

@@ -25,6 +25,7 @@ from service.imaging.encode import Rendered, check_renderable
 from service.imaging.finish import Finished, finish
 from service.imaging.foreground import estimate_foreground
 from service.imaging.framing_options import Box
+from service.imaging.islands import MIN_ISLAND_FRACTION
 from service.imaging.matte_scale import Upsampling, upsample
 from service.imaging.options import EngineChoice, OutputKind, OutputOptions, Refinement
 
@@ -48,6 +49,7 @@ class RemovalPipeline:
     timeout_s: float
     limits: DecodeLimits  # side, aspect ratio, JPEG scans, memory cap; the request adds its options
     upsampling: Upsampling = Upsampling.GUIDED  # low-resolution matte -> photo size
+    min_island: float = MIN_ISLAND_FRACTION  # smaller foreground regions are dropped (`islands`)
 
     async def run(self, data: bytes, choice: EngineChoice, options: OutputOptions) -> RemovalResult:
         deadline = time.monotonic() + self.timeout_s
@@ -62,7 +64,7 @@ class RemovalPipeline:
         finished = await within(
             deadline,
             loop.run_in_executor(
-                self.cpu_pool, _finish, rgb, routed, options, self.upsampling, self.cpu_pool
+                self.cpu_pool, _finish, rgb, routed, options, self.upsampling, self.min_island, self.cpu_pool
             ),
         )
         return RemovalResult(
@@ -77,14 +79,21 @@ class RemovalPipeline:
 
 
 def _finish(
-    rgb: RGBImage, routed: Routed, options: OutputOptions, upsampling: Upsampling, helper: Executor
+    rgb: RGBImage,
+    routed: Routed,
+    options: OutputOptions,
+    upsampling: Upsampling,
+    min_island: float,
+    helper: Executor,
 ) -> Finished:
     # `refine=trimap` is an alias of the default guided upsampling (docs/benchmarks.md, "Matte
     # upsampling": the separate trimap re-solve no longer helped once the matte is upsampled guided).
     trimap = options.refine is Refinement.TRIMAP
     method = Upsampling.GUIDED if trimap else upsampling
     # `helper` is the CPU pool this runs in: an idle thread of it shares the full-resolution rows.
-    alpha = upsample(rgb, routed.alpha, method, guide_small=routed.engine_input, helper=helper)
+    alpha = upsample(
+        rgb, routed.alpha, method, guide_small=routed.engine_input, helper=helper, min_island=min_island
+    )
     alpha8 = quantize_alpha(alpha)  # the output's alpha, quantised once for every step below
     foreground = None
     if options.decontaminate and options.output is not OutputKind.MASK:

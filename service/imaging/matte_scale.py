@@ -22,6 +22,7 @@ import numpy as np
 
 from service.contract import Alpha, MattingEngine, RGBImage
 from service.imaging.guided_filter import guided_upsample
+from service.imaging.islands import MIN_ISLAND_FRACTION, drop_islands
 
 # Chosen by measurement (bench.edge_upsample): radius in low-resolution pixels, eps for a guide in [0, 1].
 GUIDED_RADIUS = 1
@@ -51,10 +52,13 @@ def upsample(
     *,
     guide_small: RGBImage | None = None,
     helper: Executor | None = None,
+    min_island: float = MIN_ISLAND_FRACTION,
 ) -> Alpha:
     """`small` (a matte predicted from `shrink(image, ...)`, which `guide_small` may pass on so it
-    is not shrunk again) at the photo's full size, in [0, 1]; `helper`: an executor whose idle
-    thread may share the full-resolution rows (`shared_work`)."""
+    is not shrunk again) at the photo's full size, in [0, 1], its foreground islands smaller than
+    `min_island` of the largest dropped first (`islands`; 0 keeps them); `helper`: an executor whose
+    idle thread may share the full-resolution rows (`shared_work`)."""
+    small = drop_islands(small, min_island)
     height, width = image.shape[:2]
     if small.shape == (height, width):
         return small

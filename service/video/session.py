@@ -22,6 +22,7 @@ from service.batcher import Priority
 from service.contract import Alpha, EngineName, RGBImage
 from service.engine_router import EngineRouter
 from service.errors import ApiError, ErrorKind
+from service.imaging.islands import MIN_ISLAND_FRACTION
 from service.imaging.matte_scale import Upsampling, upsample
 from service.imaging.options import EngineChoice, parse_enum, parse_hex_color
 from service.metrics import Metrics
@@ -50,7 +51,12 @@ def parse_clip_options(params: dict[str, str]) -> tuple[EngineChoice, ClipOption
 
 
 def matte_through_router(
-    router: EngineRouter, engine: EngineName, timeout_s: float, upsampling: Upsampling, cpu_pool: Executor
+    router: EngineRouter,
+    engine: EngineName,
+    timeout_s: float,
+    upsampling: Upsampling,
+    cpu_pool: Executor,
+    min_island: float = MIN_ISLAND_FRACTION,
 ) -> MatteFrame:
     """One frame -> its alpha at the frame's size, through the router and the batcher photos use,
     behind the photos (`Priority.FILL`), upsampled in the CPU pool as the photo pipeline does (so a
@@ -60,7 +66,9 @@ def matte_through_router(
 
     async def matte(rgb: RGBImage) -> Alpha:
         routed = await router.predict(rgb, choice, time.monotonic() + timeout_s, Priority.FILL)
-        scale = partial(upsample, rgb, routed.alpha, upsampling, guide_small=routed.engine_input)
+        scale = partial(
+            upsample, rgb, routed.alpha, upsampling, guide_small=routed.engine_input, min_island=min_island
+        )
         return await asyncio.get_running_loop().run_in_executor(cpu_pool, scale)
 
     return matte
@@ -101,6 +109,7 @@ class VideoSession:
             self.state.settings.request_timeout_s,
             Upsampling(self.state.settings.upsampling),
             self.state.cpu_pool,
+            self.state.settings.min_island_fraction,
         )
         try:
             async for chunk in self.job.stream(matte):

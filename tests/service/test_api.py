@@ -63,6 +63,23 @@ async def test_mask_values_are_the_engine_alpha() -> None:
     assert np.abs(mask - centre_ellipse(48, 64)).max() <= 1 / 255 + 1e-6
 
 
+async def test_a_speck_apart_from_the_subject_is_dropped_unless_the_setting_keeps_it() -> None:
+    def subject_and_speck(image: np.ndarray) -> np.ndarray:
+        alpha = centre_ellipse(*image.shape[:2])
+        alpha[2:6, 2:6] = 1.0  # 16 px in a corner, far from the ellipse: under 10 % of it
+        return alpha
+
+    masks = {}
+    for fraction in (0.1, 0.0):
+        settings = make_settings(min_island_fraction=fraction)
+        async with running_app(settings, fakes(matte=subject_and_speck)) as client:
+            r = await client.post("/remove-background?output=mask", files={"image": ("p.jpg", jpeg_bytes())})
+        assert r.status_code == 200
+        masks[fraction] = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert masks[0.1][2:6, 2:6].max() == 0 and masks[0.0][2:6, 2:6].min() == 255
+    np.testing.assert_array_equal(masks[0.1][10:, 10:], masks[0.0][10:, 10:])  # the subject is the same
+
+
 async def test_raw_body_and_form_field_parameters() -> None:
     async with running_app(engines=fakes()) as client:
         raw = await client.post(
