@@ -2,10 +2,11 @@
 
 Floors: on the same photos, the shipped MODNet must score at least GrabCut's mean IoU (a default
 model worse than the fallback must not ship; GrabCut scores 0.74 on the whole validation split),
-and no worse than the weights shipped now score there (IoU 0.9412, MAE 0.0475 for run c9 + SOC,
-2026-12-02; the weights before them: 0.9340 / 0.0528), less a margin for float rounding across
-runtimes and machines. Raise them when better weights ship. Skipped until
-model/weights/modnet_people.safetensors exists.
+and no worse than the weights shipped now score there (IoU 0.9425, MAE 0.0462 for run c11, served
+with small foreground islands dropped, 2026-12-02; run c9 + SOC before them: 0.9417 / 0.0470 the
+same way, 0.9412 / 0.0475 without dropping islands; the weights before those: 0.9340 / 0.0528),
+less a margin for float rounding across runtimes and machines. Raise them when better weights ship.
+Skipped until model/weights/modnet_people.safetensors exists.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from model.training.split import read_val_split
 from model.training.validation import load_val_photos, photo_scores
 from tests.locations import require_shared
 
-IOU_FLOOR = 0.935  # measured 0.9412 on these photos
-MAE_CEILING = 0.050  # measured 0.0475
+IOU_FLOOR = 0.938  # measured 0.9425 on these photos
+MAE_CEILING = 0.049  # measured 0.0462
 PHOTOS = 6  # the first keys of the committed validation split: never trained on, not hand-picked
 
 pytestmark = pytest.mark.slow
