@@ -102,7 +102,8 @@ def _splits_into_blocked_halves(module: nn.Module) -> TypeGuard[Conv2dIBNormRelu
 
 
 def arranged_for_export(net: nn.Module) -> nn.Module:
-    """A copy of `net` (eval mode) with every Conv + IBNorm block as a `TwoHalfConv`."""
+    """A copy of `net` (eval mode) with every Conv + IBNorm block whose halves run blocked
+    (`_splits_into_blocked_halves`) as a `TwoHalfConv`; the others stay as they are."""
     arranged = copy.deepcopy(net).eval()
 
     def replace_in(module: nn.Module) -> None:

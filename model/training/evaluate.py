@@ -25,6 +25,7 @@ from model.training.failure_report import (
     category_rows,
     measure_photos,
     on_image,
+    rows_of,
     widest_gaps,
 )
 from model.training.label_store import LabelStore
@@ -146,29 +147,32 @@ def category_report(
 ) -> list[CategoryRow]:
     """Per-category failure table (model.training.failure_report) on every held-out photo: scene,
     portrait and hair, for the weights and, with baselines, the teacher and GrabCut beside them."""
+    rows, _ = held_out_report(cfg, loc, size, weights, with_baselines)
+    return rows
+
+
+def held_out_report(
+    cfg: TrainConfig,
+    loc: Locations,
+    size: int,
+    weights: Path | None = None,
+    with_baselines: bool = True,
+    worst: int = 0,
+) -> tuple[list[CategoryRow], list[PhotoGap]]:
+    """`category_report`'s rows and the `worst` photos with a person mask where the weights trail
+    the teacher most, from one pass of the weights (and of the teacher) over the held-out photos."""
     split = load_split(loc)
     held_out = split.val + split.other_val
     photos = load_val_photos(held_out)
     modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
-    rows = category_rows(modnet_label, on_image(modnet_fn), photos)
+    ours = measure_photos(on_image(modnet_fn), photos)
+    rows = rows_of(modnet_label, ours)
+    teacher = measure_photos(_teacher_fn(loc, held_out), photos) if with_baselines or worst > 0 else []
     if with_baselines:
         grabcut_fn, grabcut_label = grabcut_alpha_fn()
-        teacher = _teacher_fn(loc, held_out)
-        rows += category_rows("Teacher: RVM MobileNetV3 (not shipped)", teacher, photos, timed=False)
+        rows += rows_of("Teacher: RVM MobileNetV3 (not shipped)", teacher, timed=False)
         rows += category_rows(grabcut_label, on_image(grabcut_fn), photos)
-    return by_category(rows)
-
-
-def teacher_gaps(
-    cfg: TrainConfig, loc: Locations, size: int, weights: Path | None, count: int
-) -> list[PhotoGap]:
-    """The `count` held-out photos with a person mask where the weights trail the teacher most."""
-    split = load_split(loc)
-    held_out = split.val + split.other_val
-    photos = [photo for photo in load_val_photos(held_out) if photo.mask is not None]
-    modnet_fn, _ = modnet_alpha_fn(cfg, loc, size, weights)
-    ours = measure_photos(on_image(modnet_fn), photos)
-    return widest_gaps(ours, measure_photos(_teacher_fn(loc, held_out), photos), count)
+    return by_category(rows), widest_gaps(ours, teacher, worst)
 
 
 def size_sweep(cfg: TrainConfig, loc: Locations, weights: Path, sizes: list[int]) -> list[Row]:

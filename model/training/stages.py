@@ -66,13 +66,14 @@ def evaluate(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) 
 def report(
     cfg: TrainConfig, loc: Locations, size: int, weights: Path | None, baselines: bool, worst: int = 0
 ) -> int:
-    from model.training.evaluate import category_report, teacher_gaps
+    from model.training.evaluate import held_out_report
     from model.training.failure_report import gaps_markdown, markdown
 
-    print(markdown(category_report(cfg, loc, size, weights, baselines)))
+    rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst)
+    print(markdown(rows))
     if worst > 0:
         print(f"\nThe {worst} photos where the weights trail the teacher most (IoU):\n")
-        print(gaps_markdown(teacher_gaps(cfg, loc, size, weights, worst)))
+        print(gaps_markdown(gaps))
     return 0
 
 

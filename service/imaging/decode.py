@@ -122,7 +122,7 @@ def _decode_with(plugin: str, data: bytes, max_pixels: int, limits: DecodeLimits
         if source_format is None:  # cannot happen with formats=[plugin]; keep the allow-list a fact
             raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"{im.format} images are not supported")
         _check_pixels(im.size, max_pixels, limits)  # header only so far: no pixels decoded yet
-        rgb = jpeg_pixels(data, im) if im.format == "JPEG" else None
+        rgb = jpeg_pixels(data, im)  # None unless OpenCV gives Pillow's pixels faster (a plain JPEG)
         if rgb is None:
             rgb = image_to_rgb(to_srgb(im))  # frame 0
         orientation = _exif_orientation(im)
