@@ -36,13 +36,27 @@ class Upsampling(StrEnum):
 
 def shrink(image: RGBImage, size: tuple[int, int]) -> RGBImage:
     """`image` at (h, w) `size`: area-averaged on uint8 (what the network's reference resize does),
-    the image itself when it already has that size."""
+    the image itself when it already has that size.
+
+    A photo at least twice the size is first halved (exact 2x2 means) while it stays so, then
+    area-averaged the rest of the way: OpenCV's area resize has a fast path for exact integer
+    factors and a slow general one, so 1080p -> 320 x 544 took 5.1 ms in one step and 2.2 ms this
+    way (12 MP: three halvings), on pixels at most 6 levels (mean 0.15) from the one-step result."""
     height, width = size
     if image.shape[:2] == (height, width):
         return image
     shrinking = height <= image.shape[0] and width <= image.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=interpolation))
+    if not shrinking:
+        return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
+    while _halvable(image.shape[:2], size):
+        half = (image.shape[1] // 2, image.shape[0] // 2)
+        image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+
+
+def _halvable(shape: tuple[int, ...], size: tuple[int, int]) -> bool:
+    """Halving `shape` keeps it at least `size` and is exact (even sides)."""
+    return all(side % 2 == 0 and side >= 2 * target for side, target in zip(shape, size, strict=True))
 
 
 def upsample(
