@@ -50,7 +50,7 @@ def shrink(image: RGBImage, size: tuple[int, int]) -> RGBImage:
         return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
     while _halvable(image.shape[:2], size):
         half = (image.shape[1] // 2, image.shape[0] // 2)
-        image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+        image = np.asarray(cv2.resize(image, half, interpolation=cv2.INTER_AREA), np.uint8)
     return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
 
 
@@ -84,7 +84,7 @@ def upsample(
         up = guided_upsample(image, small, GUIDED_RADIUS, GUIDED_EPS, guide_small=guide_small, helper=helper)
     else:
         up = np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
-    return np.clip(up, 0.0, 1.0, dtype=np.float32)
+    return np.clip(up, 0.0, 1.0, out=up)  # a fresh array either way: clipped in place
 
 
 def matte_at_full_size(

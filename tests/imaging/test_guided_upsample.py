@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -38,3 +40,15 @@ def test_guided_upsampling_of_a_flat_matte_is_flat() -> None:
     image, _ = _scene(120, 160)
     out = guided_upsample(image, np.full((30, 40), 0.25, np.float32), radius=2, eps=1e-3)
     assert np.allclose(out, 0.25, atol=1e-4)
+
+
+def test_a_helper_thread_changes_nothing_but_who_computes() -> None:
+    """With a helper the coefficients are fitted in two row bands (each with its neighbour's rows
+    the box passes reach) and the full-resolution rows are shared: the same values as one thread."""
+    image, truth = _scene()
+    small = np.asarray(cv2.resize(truth, (120, 90), interpolation=cv2.INTER_AREA), np.float32)
+    small += np.random.default_rng(1).normal(0, 0.05, small.shape).astype(np.float32)  # soft everywhere
+    alone = guided_upsample(image, small, radius=2, eps=1e-3)
+    with ThreadPoolExecutor(1) as helper:
+        shared = guided_upsample(image, small, radius=2, eps=1e-3, helper=helper)
+    assert np.array_equal(alone, shared)

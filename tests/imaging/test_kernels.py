@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from service.imaging.blend import quantize_alpha
 from service.imaging.kernels import fuse_rows, guided_rows
 
 
@@ -58,3 +59,21 @@ def test_fuse_rows_follow_the_compositing_equation_at_soft_pixels_only() -> None
     difference = np.abs(out.astype(np.float32) - np.clip(np.rint(expected), 0, 255))[soft]
     assert difference.max() <= 1.0 and difference.mean() < 0.01  # float rounding at .5 only
     assert np.array_equal(out[~soft], rgb[~soft])  # opaque and invisible pixels keep their bytes
+
+
+def test_quantize_alpha_rounds_every_level_as_numpy_does_on_any_layout() -> None:
+    # Each level's half-way points and their neighbours, in float32 like the engines' mattes.
+    halfway = (np.arange(256, dtype=np.float64) + 0.5) / 255
+    values = np.concatenate([halfway - 1e-6, halfway, halfway + 1e-6, np.linspace(-0.2, 1.2, 999)])
+    alpha = values.astype(np.float32)
+    expected = np.rint(np.clip(alpha, 0, 1) * np.float32(255)).astype(np.uint8)
+    assert np.array_equal(quantize_alpha(alpha), expected)
+    grid = np.resize(alpha, (40, 50))
+    view = grid[::2, 1::3]  # strided, not contiguous
+    assert np.array_equal(quantize_alpha(view), expected_of(view))
+    assert np.array_equal(quantize_alpha(view.astype(np.float64)), expected_of(view))
+    assert quantize_alpha(view).shape == view.shape
+
+
+def expected_of(alpha: np.ndarray) -> np.ndarray:
+    return np.asarray(np.rint(np.clip(alpha, 0, 1) * np.float32(255)), dtype=np.uint8)
