@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=12, help="requests per latency cell")
     parser.add_argument("--big-requests", type=int, default=4, help="12 MP rgba requests")
     parser.add_argument("--rss-requests", type=int, default=200, help="requests between the two idle RSS")
-    parser.add_argument("--repeat", type=int, default=9, help="forward passes per runtime")
+    parser.add_argument("--repeat", type=int, default=20, help="forward passes per runtime")
     args = parser.parse_args(argv)
     hardware = detect().label()
     forward = ForwardBench()

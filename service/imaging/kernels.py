@@ -39,6 +39,20 @@ def _tap(position: float, size: int) -> tuple[int, int, float]:
     return low, low + 1, weight
 
 
+@numba.njit(nogil=True, cache=True)
+def _column_taps(
+    width: int, scale: float, size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Float]:
+    """`_tap` for every output column of a row `width` wide over a `size`-wide source, `scale`
+    source pixels per output pixel: the same for every row, so computed once per call."""
+    left = np.empty(width, np.int64)
+    right = np.empty(width, np.int64)
+    fraction = np.empty(width, np.float32)
+    for x in range(width):
+        left[x], right[x], fraction[x] = _tap((x + 0.5) * scale - 0.5, size)
+    return left, right, fraction
+
+
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def guided_rows(
     guide: U8,
@@ -61,11 +75,7 @@ def guided_rows(
     height, width = out.shape
     small_h, small_w = active.shape
     scale_y, scale_x = small_h / height, small_w / width
-    left = np.empty(width, np.int64)
-    right = np.empty(width, np.int64)
-    fraction = np.empty(width, np.float32)
-    for x in range(width):
-        left[x], right[x], fraction[x] = _tap((x + 0.5) * scale_x - 0.5, small_w)
+    left, right, fraction = _column_taps(width, scale_x, small_w)
     blended = np.empty((small_w, 4), np.float32)
     row_active = np.empty(small_w, np.bool_)
     one = np.float32(1.0)
@@ -116,11 +126,7 @@ def fuse_rows(
     width = alpha8.shape[1]
     small_h, small_w = mean_fg.shape[0], mean_fg.shape[1]
     inverse = 1.0 / step
-    left = np.empty(width, np.int64)
-    right = np.empty(width, np.int64)
-    fraction = np.empty(width, np.float32)
-    for x in range(width):
-        left[x], right[x], fraction[x] = _tap((x + 0.5) * inverse - 0.5, small_w)
+    left, right, fraction = _column_taps(width, inverse, small_w)
     fg_row = np.empty((small_w, 3), np.float32)
     bg_row = np.empty((small_w, 3), np.float32)
     one, full, to_unit = np.float32(1.0), np.float32(255.0), np.float32(1.0 / 255.0)
