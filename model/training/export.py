@@ -28,6 +28,7 @@ from model.training.evaluate import (
     markdown_table,
     size_sweep,
 )
+from model.training.failure_report import category_losses
 from model.training.failure_report import markdown as failure_markdown
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
@@ -192,8 +193,16 @@ def export_weights(
         print(f"export refused: MODNet IoU {modnet.iou:.4f} does not beat GrabCut's {grabcut.iou:.4f}")
         return 1
 
-    category_table = failure_markdown(category_report(run_cfg, loc, size, candidate))
+    categories = category_report(run_cfg, loc, size, candidate)
+    category_table = failure_markdown(categories)
     print(category_table)
+    if target.is_file() and not force:
+        # Nor in any other held-out category (close portraits, hair): see `category_losses`.
+        ours = [row for row in categories if row.method.startswith("MODNet")]
+        losses = category_losses(ours, category_report(run_cfg, loc, 0, target, with_baselines=False))
+        if losses:
+            print("export refused: the candidate loses to the shipped weights on " + "; ".join(losses))
+            return 1
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate, target)
     write_checksums(target.parent)

@@ -12,7 +12,9 @@ import pytest
 from model.training.augment import Source
 from model.training.data_sources import limited
 from model.training.failure_report import (
+    CategoryRow,
     added_foreground,
+    category_losses,
     category_rows,
     gaps_markdown,
     lost_foreground,
@@ -161,3 +163,22 @@ def test_replacing_shipped_weights_needs_a_gain_on_one_measure_and_no_loss_on_th
     assert not Scores(0.8710, 0.0424).improves_on(shipped)  # run c9's step 500: more IoU, softer matte
     assert Scores(0.8710, 0.0424).better_than(shipped)  # what the IoU-first order would have shipped
     assert not shipped.improves_on(shipped)
+
+
+def test_an_export_that_loses_any_category_is_named_and_print_noise_is_not() -> None:
+    def row(category: str, iou: float, mae: float, hair: float = math.nan) -> CategoryRow:
+        return CategoryRow("m", category, 10, iou, mae, 0.0, 0.0, hair, None)
+
+    nan = math.nan
+    shipped = [row(SCENE, 0.8834, 0.0349), row(PORTRAIT, 0.9456, 0.0433), row(HAIR, nan, nan, 0.9592)]
+    # Run c12's step 200: better scenes, worse portraits and hair.
+    c12 = [row(SCENE, 0.8862, 0.0343), row(PORTRAIT, 0.9437, 0.0447), row(HAIR, nan, nan, 0.9477)]
+    assert category_losses(c12, shipped) == [
+        "portrait IoU 0.9437 vs 0.9456",
+        "portrait MAE 0.0447 vs 0.0433",
+        "hair hair kept 0.9477 vs 0.9592",
+    ]
+    # Differences below the printed precision are not losses; a category only one side has is skipped.
+    noise = [row(SCENE, 0.88339, 0.03491), row(PORTRAIT, 0.9456, 0.0433), row(HAIR, nan, nan, 0.95919)]
+    assert category_losses(noise, shipped) == []
+    assert category_losses([row("video", 0.1, 0.9)], shipped) == []
