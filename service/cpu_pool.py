@@ -28,16 +28,22 @@ log = logging.getLogger(__name__)
 
 
 def _lower_priority(nice: int) -> None:
+    """`nice` steps below the process's main thread (capped at Linux's 19): relative, so the gap
+    to the engine holds in a process that already runs niced (an absolute 10 in a process at nice
+    5 left a gap of 5, and in one at 15 needs a privilege to raise the priority). The main thread's
+    value rather than the creating thread's: a pool thread that submits work may be the one that
+    starts a new thread, which inherits the niced value."""
     if nice <= 0 or not sys.platform.startswith("linux"):
         return
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())  # on Linux: the main thread's nice
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, base + nice))
     except OSError as exc:  # pragma: no cover - depends on the container's limits
         log.warning("could not lower the CPU pool's priority (nice %d): %s", nice, exc)
 
 
 def cpu_pool(workers: int, nice: int) -> ThreadPoolExecutor:
-    """`workers` threads, each at `nice` (0: the process's own priority)."""
+    """`workers` threads, each `nice` steps below the process (0: the process's own priority)."""
     return ThreadPoolExecutor(
         workers, thread_name_prefix="cpu", initializer=_lower_priority, initargs=(nice,)
     )

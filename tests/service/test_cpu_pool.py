@@ -28,3 +28,13 @@ def test_nice_zero_keeps_the_process_priority() -> None:
     before = _own_nice()
     with cpu_pool(1, 0) as pool:
         assert pool.submit(_own_nice).result() == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_a_thread_the_pool_starts_from_its_own_thread_is_niced_once() -> None:
+    """A pool thread that submits (the idle-thread sharing does) may start the pool's next thread,
+    which inherits its niced value: the next one is still `nice` below the process, not twice."""
+    before = _own_nice()
+    with cpu_pool(2, 4) as pool:
+        inner = pool.submit(lambda: pool.submit(_own_nice).result()).result()
+    assert inner == min(19, before + 4)
