@@ -122,8 +122,9 @@ class Settings(BaseSettings):
         10,
         ge=0,
         le=19,
-        description="Scheduling priority (Linux nice) of the decode/encode threads, below the engine's, "
-        "so they never preempt the model's forward (service/cpu_pool.py); 0 = the same priority.",
+        description="How many Linux nice steps the decode/encode threads run below the process (and "
+        "its engine thread), so they never preempt the model's forward (service/cpu_pool.py); "
+        "0 = the same priority.",
     )
 
     malloc_reuse: bool = Field(
