@@ -34,6 +34,7 @@ class AugmentConfig:
     whole_zoom: tuple[float, float] = (1.0, 1.2)  # whole portraits: slight over-cover, then crop
     # Close-ups (every category but scene) made small in the frame this often: see `zoomed_out`.
     closeup_zoom_out_p: float = 0.0
+    zoom_out_categories: frozenset[str] = frozenset()  # empty: every close-up category
     zoom_out: tuple[float, float] = (0.35, 0.75)  # the close-up's short side / the frame's short side
     # Samples on a swapped background that get another photo's person pasted into that background
     # first, unlabelled (see `passer_by`).
@@ -205,7 +206,10 @@ def augment(
 ) -> tuple[U8, F32]:
     """One training pair (RGB uint8 H x W x 3, alpha float32 H x W) from `sources[index]`."""
     source = sources[index]
-    zoomed = source.category != SCENE and rng.random() < cfg.closeup_zoom_out_p
+    zoomable = source.category != SCENE and (
+        not cfg.zoom_out_categories or source.category in cfg.zoom_out_categories
+    )
+    zoomed = zoomable and rng.random() < cfg.closeup_zoom_out_p
     if zoomed:
         image, alpha, foreground = zoomed_out(rng, source, height, width, cfg)
     else:

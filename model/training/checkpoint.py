@@ -2,6 +2,7 @@
 
     last.pt      everything needed to continue (weights, EMA, optimizer, step, best score, config)
     best.pt      the EMA weights that scored best on validation, with their scores
+    validated/step_N.pt   the EMA weights validated at step N, with their scores (every one)
     soc_last.pt  / soc_best.pt   the same for the SOC stage
 Writes go to a temporary file first, so a run killed mid-write keeps its previous checkpoint.
 """

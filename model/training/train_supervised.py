@@ -1,6 +1,7 @@
 """Stage `train`: supervised MODNet training on teacher+mask labels, resumable in chunks.
 
-Each validation scores the EMA weights on the validation split and keeps the best as best.pt;
+Each validation scores the EMA weights on the validation split, keeps them as validated/step_N.pt
+and the best as best.pt;
 last.pt is written at every validation and when a chunk's time is up, and a new invocation with
 the same run name continues from it (same step count, same future batches).
 """
@@ -41,7 +42,13 @@ from model.training.torch_setup import (
     set_lr,
     set_train_mode,
 )
-from model.training.training_data import AugmentedPhotos, BatchPlan, parse_category_values, to_source
+from model.training.training_data import (
+    AugmentedPhotos,
+    BatchPlan,
+    parse_category_names,
+    parse_category_values,
+    to_source,
+)
 from model.training.validation import Scores, ValPhoto, load_val_photos, score
 from model.weights import load_weights
 
@@ -200,7 +207,11 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
             AugmentedPhotos(
                 sources,
                 cfg.seed,
-                AugmentConfig(closeup_zoom_out_p=cfg.closeup_zoom_out_p, passer_by_p=cfg.passer_by_p),
+                AugmentConfig(
+                    closeup_zoom_out_p=cfg.closeup_zoom_out_p,
+                    zoom_out_categories=parse_category_names(cfg.zoom_out_categories),
+                    passer_by_p=cfg.passer_by_p,
+                ),
             ),
             batch_sampler=plan,
             num_workers=cfg.workers,
@@ -249,10 +260,18 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
                 scores = validate(ema.module, val_photos, cfg.val_size)
                 append_log(run_dir, {"stage": "val", "step": step, "iou": scores.iou, "mae": scores.mae})
                 log(f"step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f}")
+                validated_state = {
+                    "step": step,
+                    "ema": ema.module.state_dict(),
+                    "scores": vars(scores),
+                    "config": cfg.as_dict(),
+                }
+                # Every validated EMA is kept: this validation (shrunk scene photos) misranked
+                # checkpoints that the full-size, every-category report orders differently (run c13).
+                checkpoint.save(run_dir / "validated" / f"step_{step}.pt", validated_state)
                 if scores.better_than(best):
                     best, best_step = scores, step
-                    best_state = {"step": step, "ema": ema.module.state_dict(), "scores": vars(scores)}
-                    checkpoint.save(run_dir / "best.pt", {**best_state, "config": cfg.as_dict()})
+                    checkpoint.save(run_dir / "best.pt", validated_state)
                 if cfg.hard_mining > 0 and step < cfg.steps:
                     boost = mine()
                 save_last()

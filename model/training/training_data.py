@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, Sampler
 from model.serving import network_input_size
 from model.training.augment import AugmentConfig, Source, augment
 from model.training.label_store import LabelledPhoto
+from model.training.photos import HAIR, PORTRAIT, SCENE
 from model.training.soft_labels import MAX_MASK_ONLY_FRACTION, mask_only_fraction
 
 
@@ -65,6 +66,15 @@ def parse_category_values(text: str) -> dict[str, float]:
             raise ValueError(f"category setting {part!r}: expected name:number >= 0")
         values[name.strip()] = float(value)
     return values
+
+
+def parse_category_names(text: str) -> frozenset[str]:
+    """ "portrait, hair" -> {"portrait", "hair"}: a setting that names categories (empty: none)."""
+    names = frozenset(filter(None, (p.strip() for p in text.split(","))))
+    unknown = names - {SCENE, PORTRAIT, HAIR}
+    if unknown:
+        raise ValueError(f"unknown categories {sorted(unknown)}; known: {[SCENE, PORTRAIT, HAIR]}")
+    return names
 
 
 def sampling_probabilities(

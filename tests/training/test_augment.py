@@ -6,11 +6,12 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model.training.augment import AugmentConfig, Source, augment, composite
 from model.training.photos import Photo
 from model.training.split import choose_val_split
-from model.training.training_data import AugmentedPhotos, BatchPlan
+from model.training.training_data import AugmentedPhotos, BatchPlan, parse_category_names
 
 
 def synthetic_source(height: int = 120, width: int = 90, seed: int = 0) -> Source:
@@ -88,6 +89,28 @@ def test_close_ups_zoomed_out_sit_small_on_the_bottom_edge_over_another_backgrou
         assert cols.max() - cols.min() + 1 <= 96 * 0.5 + 2  # its short side: at most half the frame
         # The person keeps its pixels; around it is a new background, not the zero border of the warp.
         assert np.all(image[alpha > 0.99] >= 240) and image[alpha == 0].std() > 0
+
+
+def test_zoom_out_applies_only_to_the_named_categories() -> None:
+    # The same close-up, always zoomed when its category is named, never when another one is.
+    closeup = synthetic_source(seed=5)
+    closeup.alpha[:] = 255
+    closeup.category = "portrait"
+    donor = synthetic_source(seed=6)
+    quiet = AugmentConfig(closeup_zoom_out_p=1.0, zoom_out=(0.4, 0.5), colour_p=0.0, resample_p=0.0,
+                          blur_p=0.0, noise_p=0.0, jpeg_p=0.0)  # fmt: skip
+    for named, zoomed in ((frozenset({"portrait"}), True), (frozenset({"hair"}), False)):
+        cfg = dataclasses.replace(quiet, zoom_out_categories=named)
+        for seed in range(3):
+            _, alpha = augment(np.random.default_rng(seed), [closeup, donor], 0, 96, 96, True, cfg)
+            assert ((alpha > 0.5).mean() < 0.5) == zoomed
+
+
+def test_category_names_are_checked() -> None:
+    assert parse_category_names(" hair, portrait") == {"hair", "portrait"}
+    assert parse_category_names("") == frozenset()
+    with pytest.raises(ValueError, match="unknown categories"):
+        parse_category_names("hair,hat")
 
 
 def test_a_passer_by_is_pasted_into_the_background_and_stays_out_of_the_label() -> None:

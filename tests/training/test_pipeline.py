@@ -63,6 +63,8 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     validated = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in validated if r["stage"] == "val"] == [2, 4]  # none at the chunk cut
     assert second.best is not None and (run_dir / "best.pt").is_file()
+    kept = {p.name: torch.load(p, weights_only=True)["step"] for p in (run_dir / "validated").iterdir()}
+    assert kept == {"step_2.pt": 2, "step_4.pt": 4}  # every validated EMA, for full-size choosing
 
     soc = adapt(TINY, loc, log=lambda _: None)
     assert soc.step == TINY.soc_steps
