@@ -55,6 +55,12 @@ SIZE_HELP = (
 )
 
 
+CHECKPOINT_HELP = (
+    "a training checkpoint's EMA weights (e.g. runs/<run>/validated/step_150.pt) instead of the run's "
+    "best, levels fitted as the export does"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model.training", description=__doc__)
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -84,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
     p.add_argument("--size", type=int, default=0, help=SIZE_HELP)
     p.add_argument("--no-baselines", action="store_true", help="skip the teacher and GrabCut rows")
+    p.add_argument("--checkpoint", type=Path, help=CHECKPOINT_HELP)
     p.add_argument(
         "--worst", type=int, default=0, help="also list the N photos where the weights trail the teacher most"
     )
@@ -94,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", help="metadata version (default: date and run name)")
     p.add_argument("--force", action="store_true", help="export even if MODNet does not beat GrabCut")
     p.add_argument("--out", type=Path, help="weights path (default model/weights/modnet_people.safetensors)")
+    p.add_argument("--checkpoint", type=Path, help=CHECKPOINT_HELP)
 
     p = sub.add_parser("all", help="labels, train, soc, eval, export in one go (resumable)")
     _add_common(p)
@@ -117,9 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stage == "eval":
         return stages.evaluate(cfg, loc, args.size, args.weights)
     if args.stage == "report":
-        return stages.report(cfg, loc, args.size, args.weights, not args.no_baselines, args.worst)
+        return stages.report(
+            cfg, loc, args.size, args.weights, not args.no_baselines, args.worst, args.checkpoint
+        )
     if args.stage == "export":
-        return stages.export(cfg, loc, args.size, args.version, args.force, args.out)
+        return stages.export(cfg, loc, args.size, args.version, args.force, args.out, args.checkpoint)
     return stages.run_all(cfg, loc, args.size, args.force)
 
 

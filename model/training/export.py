@@ -138,21 +138,26 @@ def training_wall_seconds(log_path: Path) -> float | None:
     return total + previous
 
 
-def export_weights(
-    cfg: TrainConfig, loc: Locations, size: int, version: str | None, force: bool, out: Path | None
-) -> int:
-    run_dir = loc.run_dir(cfg.run)
-    last = checkpoint.load(run_dir / "last.pt")
-    run_cfg = run_config(run_dir, last)
-    size = size or run_cfg.train_size
-    state, source = chosen_checkpoint(run_dir)
+def picked_checkpoint(run_dir: Path, picked: Path | None) -> tuple[dict[str, Any], str]:
+    """`picked` (any checkpoint with EMA weights: validated/step_N.pt, soc_best.pt, ...) or, without
+    one, the run's own choice (`chosen_checkpoint`). The in-training validation (shrunk scene photos)
+    can rank checkpoints differently from the full-size report on every category, so the campaign
+    scores its validated steps with `report --checkpoint` and exports the one that wins there."""
+    if picked is None:
+        return chosen_checkpoint(run_dir)
+    state = checkpoint.load(picked)
+    where = picked.relative_to(run_dir) if picked.is_relative_to(run_dir) else picked
+    return state, f"EMA of step {state['step']} ({where})"
+
+
+def write_candidate(
+    state: dict[str, Any], source: str, version: str, size: int, limits: str, loc: Locations, path: Path
+) -> tuple[float, float]:
+    """The checkpoint's EMA weights as the fp16 file the service would load, with its alpha levels
+    fitted through the serving path (`fitted_levels`) and its inference size; returns the levels."""
     net = new_network()
     net.load_state_dict(state["ema"])
-    today = datetime.date.today().isoformat()
-    version = version or f"{today}-{run_cfg.run}-step{last['step']}"
-    candidate = run_dir / "candidate.safetensors"
-    lo, hi = fitted_levels(net, loc, size, run_cfg.category_limits)
-    print(f"alpha levels (sure background, sure foreground): {lo}, {hi}")
+    lo, hi = fitted_levels(net, loc, size, limits)
     metadata = {
         "name": "modnet-people",
         "version": version,
@@ -160,8 +165,30 @@ def export_weights(
         "inference_size": str(size),
         "alpha_levels": f"{lo},{hi}",
     }
-    save_safetensors(net, candidate, metadata)
-    load_modnet(candidate)  # it must load back into the serving network
+    save_safetensors(net, path, metadata)
+    load_modnet(path)  # it must load back into the serving network
+    return lo, hi
+
+
+def export_weights(
+    cfg: TrainConfig,
+    loc: Locations,
+    size: int,
+    version: str | None,
+    force: bool,
+    out: Path | None,
+    picked: Path | None = None,
+) -> int:
+    run_dir = loc.run_dir(cfg.run)
+    last = checkpoint.load(run_dir / "last.pt")
+    run_cfg = run_config(run_dir, last)
+    size = size or run_cfg.train_size
+    state, source = picked_checkpoint(run_dir, picked)
+    today = datetime.date.today().isoformat()
+    version = version or f"{today}-{run_cfg.run}-step{state['step'] if picked else last['step']}"
+    candidate = run_dir / "candidate.safetensors"
+    lo, hi = write_candidate(state, source, version, size, run_cfg.category_limits, loc, candidate)
+    print(f"alpha levels (sure background, sure foreground): {lo}, {hi}")
     size_bytes = candidate.stat().st_size
     if size_bytes >= MAX_BYTES:
         print(f"export refused: {size_bytes / 1e6:.1f} MB is over the 16 MiB limit")
@@ -219,7 +246,7 @@ def export_weights(
         config_lines=[f"{k} = {v}" for k, v in run_cfg.as_dict().items()],
         train_commands=command,
         device="CUDA GPU" if device.startswith("cuda") else "CPU (2 shared cores)",
-        steps=int(last["step"]),
+        steps=int(last["step"] if picked is None else state["step"]),
         wall_minutes=None if wall is None else wall / 60,
         table=table,
         val_photos=len(load_split(loc).val) if loc.val_split.is_file() else 0,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from model.training.config import TrainConfig
@@ -64,12 +65,31 @@ def evaluate(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) 
 
 
 def report(
-    cfg: TrainConfig, loc: Locations, size: int, weights: Path | None, baselines: bool, worst: int = 0
+    cfg: TrainConfig,
+    loc: Locations,
+    size: int,
+    weights: Path | None,
+    baselines: bool,
+    worst: int = 0,
+    picked: Path | None = None,
 ) -> int:
     from model.training.evaluate import held_out_report
     from model.training.failure_report import gaps_markdown, markdown
 
-    rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst)
+    with tempfile.TemporaryDirectory() as tmp:
+        if picked is not None:
+            # Scored as the export would ship it (levels fitted, fp16), not as raw training weights.
+            from model.training.export import picked_checkpoint, write_candidate
+            from model.training.train_supervised import run_settings
+
+            run_dir = loc.run_dir(cfg.run)
+            state, source = picked_checkpoint(run_dir, picked)
+            size = size or run_settings(state.get("config"), cfg).train_size
+            weights = Path(tmp) / f"step_{state['step']}.safetensors"
+            write_candidate(
+                state, source, f"{cfg.run}-step{state['step']}", size, cfg.category_limits, loc, weights
+            )
+        rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst)
     print(markdown(rows))
     if worst > 0:
         print(f"\nThe {worst} photos where the weights trail the teacher most (IoU):\n")
@@ -78,11 +98,17 @@ def report(
 
 
 def export(
-    cfg: TrainConfig, loc: Locations, size: int, version: str | None, force: bool, out: Path | None
+    cfg: TrainConfig,
+    loc: Locations,
+    size: int,
+    version: str | None,
+    force: bool,
+    out: Path | None,
+    picked: Path | None = None,
 ) -> int:
     from model.training.export import export_weights
 
-    return export_weights(cfg, loc, size, version, force, out)
+    return export_weights(cfg, loc, size, version, force, out, picked)
 
 
 def run_all(cfg: TrainConfig, loc: Locations, size: int, force: bool) -> int:

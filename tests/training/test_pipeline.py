@@ -16,6 +16,7 @@ from model.training.data_sources import labelled_training_photos, load_split
 from model.training.export import MAX_BYTES, export_weights, reproduce_commands, run_config
 from model.training.paths import Locations
 from model.training.soc import adapt
+from model.training.stages import report
 from model.training.torch_setup import new_network, param_groups, set_train_mode
 from model.training.train_supervised import supervised_step, train_supervised
 from model.training.training_data import AugmentedPhotos, BatchPlan, to_source
@@ -50,7 +51,9 @@ def test_loss_decreases_on_a_fixed_batch(mini_people: Locations) -> None:
     assert min(losses[-3:]) < 0.7 * losses[0], losses
 
 
-def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None:
+def test_train_resume_soc_export(
+    mini_people: Locations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
     run_dir = loc.run_dir(TINY.run)
 
@@ -89,6 +92,16 @@ def test_train_resume_soc_export(mini_people: Locations, tmp_path: Path) -> None
     assert 0.0 <= lo < hi <= 1.0 and f"Alpha levels {lo}, {hi}" in card  # the fitted values, in both
     digest, name = (out.parent / "SHA256SUMS").read_text().split()
     assert name == out.name and digest == hashlib.sha256(out.read_bytes()).hexdigest()
+
+    # A validated step picked by hand (the full-size report may rank it above best.pt): scored and
+    # exported as shipped, named in the card.
+    picked = run_dir / "validated" / "step_2.pt"
+    assert report(TINY, loc, 0, None, False, 0, picked) == 0
+    assert f"MODNet modnet-people-{TINY.run}-step2 (step_2.safetensors)" in capsys.readouterr().out
+    other = tmp_path / "picked" / "modnet_people.safetensors"
+    assert export_weights(TINY, loc, 64, None, force=True, out=other, picked=picked) == 0
+    assert load_modnet(other)[1].version.endswith(f"{TINY.run}-step2")
+    assert "EMA of step 2 (validated/step_2.pt)" in (other.parent / "MODEL_CARD.md").read_text()
 
 
 def test_hard_example_mining_redraws_at_each_validation_and_resumes_the_same_batches(
