@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from service.imaging.kernels import guided_rows
+from service.imaging.kernels import colour_moments, colour_slopes, guided_rows
 from service.imaging.shared_work import for_each_shared
 
 Float = npt.NDArray[np.float32]
@@ -49,42 +49,40 @@ def _coefficients_gray(guide: Float, src: Float, radius: int, eps: float) -> tup
     return a, _f32(mean_p - a * mean_i)
 
 
+# The colour fit's planes (`kernels.colour_moments`, `kernels.colour_slopes`), one per row, padded
+# apart: a 320 x 544 float32 plane is exactly 170 pages, so unpadded planes fall into the same cache
+# sets and a loop writing 13 of them at once ran 7x slower (6.3 vs 0.85 ms).
+_PLANE_PAD = 272  # float32s: 1,088 bytes, no multiple of 4 KiB between planes
+
+
+def _planes(count: int, size: int) -> Float:
+    return np.empty((count, size + _PLANE_PAD), np.float32)[:, :size]
+
+
+def _box_in_place(plane: Float, radius: int) -> None:
+    k = 2 * radius + 1
+    cv2.boxFilter(plane, -1, (k, k), dst=plane, borderType=cv2.BORDER_REFLECT)
+
+
+def _colour_fit(guide: Float, src: Float, radius: int, eps: float) -> Float:
+    """The linear model p = a . I + b of each (2 radius + 1)² window, as planes (4 x h*w): a_r, a_g,
+    a_b, b, not yet averaged over the windows. Means are box passes over the products' planes."""
+    height, width = src.shape
+    moments = _planes(13, height * width)
+    pixels = np.ascontiguousarray(guide, dtype=np.float32).reshape(-1, 3)
+    colour_moments(pixels, np.ascontiguousarray(src, dtype=np.float32).reshape(-1), moments)
+    for plane in moments:
+        _box_in_place(plane.reshape(height, width), radius)
+    fit = _planes(4, height * width)
+    colour_slopes(moments, np.float32(eps), np.float32(eps**3 / 2), fit)
+    return fit
+
+
 def _coefficients_color(guide: Float, src: Float, radius: int, eps: float) -> tuple[Float, Float]:
-    r, g, bl = (np.ascontiguousarray(guide[..., c]) for c in range(3))
-    # One single-channel box pass per mean the 3x3 covariance and the cross-covariance need, on
-    # contiguous planes: 2.4x faster than one 13-channel pass and arithmetic on its strided channels
-    # (5.6 vs 13.4 ms at 320 x 544), same values.
-    mr, mg, mb, mp = (box_mean(x, radius) for x in (r, g, bl, src))
-    e = np.float32(eps)
-    rr = box_mean(r * r, radius) - mr * mr + e
-    rg = box_mean(r * g, radius) - mr * mg
-    rb = box_mean(r * bl, radius) - mr * mb
-    gg = box_mean(g * g, radius) - mg * mg + e
-    gb = box_mean(g * bl, radius) - mg * mb
-    bb = box_mean(bl * bl, radius) - mb * mb + e
-    cr = box_mean(r * src, radius) - mr * mp
-    cg = box_mean(g * src, radius) - mg * mp
-    cb = box_mean(bl * src, radius) - mb * mp
-    # Closed-form inverse of the symmetric 3x3 (Sigma + eps I) per pixel, via its cofactors:
-    # vectorised, no per-pixel np.linalg call. eps > 0 keeps the determinant positive.
-    c00 = gg * bb - gb * gb
-    c01 = gb * rb - rg * bb
-    c02 = rg * gb - gg * rb
-    c11 = rr * bb - rb * rb
-    c12 = rb * rg - rr * gb
-    c22 = rr * gg - rg * rg
-    # det(Sigma + eps I) >= eps^3 for a covariance Sigma; below that, float32 rounding of a flat
-    # window's covariance (means of squares minus squares of means) broke it, down to exactly 0 on a
-    # real photo (remove.bg/238 at 320 x 416), and 1/det then made the slopes inf and the matte NaN
-    # (the level fit of run c9's weights silently failed on it). Such a window is flat: no slope.
-    det = rr * c00 + rg * c01 + rb * c02
-    inv_det = np.zeros_like(det)
-    np.divide(1.0, det, out=inv_det, where=det >= np.float32(eps**3 / 2))
-    a0 = (c00 * cr + c01 * cg + c02 * cb) * inv_det
-    a1 = (c01 * cr + c11 * cg + c12 * cb) * inv_det
-    a2 = (c02 * cr + c12 * cg + c22 * cb) * inv_det
-    b = mp - a0 * mr - a1 * mg - a2 * mb
-    return np.stack([a0, a1, a2], axis=-1), b
+    height, width = src.shape
+    fit = _colour_fit(guide, src, radius, eps)
+    a = np.stack([fit[c].reshape(height, width) for c in range(3)], axis=-1)
+    return a, fit[3].reshape(height, width)
 
 
 def _as_unit_float(x: Guide) -> Float:
@@ -142,9 +140,10 @@ def _window_coefficients(
     """The window-averaged slopes (already divided by 255, for a uint8 photo) and offset, h x w x 4.
 
     Fitted in two row bands, one of them on an idle `helper` thread (`shared_work`: numpy and
-    OpenCV release the GIL on whole arrays): 7.2 -> 5.2 ms at 320 x 544. Each band is fitted with
-    2 radius rows of its neighbour (the two box passes' reach), so its own rows get exactly the
-    values of one fit over the whole matte."""
+    OpenCV release the GIL on whole arrays): 7.2 -> 5.2 ms at 320 x 544; 2.9-3.2 ms with the fit
+    compiled (`kernels.colour_slopes`). Each band is fitted with 2 radius rows of its neighbour
+    (the two box passes' reach), so its own rows get exactly the values of one fit over the whole
+    matte."""
     height = src.shape[0]
     out = np.empty((*src.shape, 4), np.float32)
     halo = 2 * radius
@@ -154,12 +153,15 @@ def _window_coefficients(
     def fit(band: tuple[int, int]) -> None:
         start, end = band
         low, high = max(0, start - halo), min(height, end + halo)
-        a, b = _coefficients_color(g_small[low:high], src[low:high], radius, eps)
+        planes = _colour_fit(g_small[low:high], src[low:high], radius, eps)
         own = slice(start - low, end - low)
         # Coefficients are smooth (window means), so bilinear is the right way to bring them up.
         # The photo's 1/255 is folded into the slopes here, on the small copy.
-        out[start:end, :, :3] = box_mean(a, radius)[own] * np.float32(1.0 / 255.0)
-        out[start:end, :, 3] = box_mean(b, radius)[own]
+        for channel, plane in enumerate(planes):
+            averaged = plane.reshape(high - low, -1)
+            _box_in_place(averaged, radius)
+            scale = np.float32(1.0 / 255.0 if channel < 3 else 1.0)
+            np.multiply(averaged[own], scale, out=out[start:end, :, channel])
 
     for_each_shared(bands, fit, helper)
     return out

@@ -1,4 +1,5 @@
-"""The two full-resolution per-pixel passes of a cut-out, compiled (numba), one row range per call.
+"""The per-pixel passes of a cut-out, compiled (numba): the two full-resolution ones, one row range
+per call, and the guided filter's colour fit.
 
 Why compiled: both passes read a low-resolution array bilinearly at every output pixel and combine
 it with the photo. Written as OpenCV calls they ran tile by tile (a resize or warpAffine per tile
@@ -161,6 +162,57 @@ def fuse_rows(
                 out[y, x, c] = 0 if value < 0 else (255 if value > 255 else np.uint8(value))
 
 
+# The guided filter's colour fit (`guided_filter`) in two passes over planes, one plane per row of
+# a 2-D array. Not fastmath: the closed-form 3x3 solve is ill-conditioned where a window is nearly
+# flat (eps 1e-5), and letting the compiler reassociate or fuse moved single matte pixels by up to
+# 0.93 on real photos. Written in numpy's order, the results are the same bits as the numpy
+# expressions they replaced, at 2.9-3.2 instead of 5.2-5.7 ms for a 320 x 544 matte (two bands).
+
+
+@numba.njit(nogil=True, cache=True)
+def colour_moments(guide: Float, src: Float, out: Float) -> None:
+    """The 13 per-pixel products the fit's window means need, as planes of `out` (13 x n): the
+    guide's r, g, b (n x 3), the source p (n), then rr, rg, rb, gg, gb, bb, rp, gp, bp."""
+    for i in range(src.size):
+        r, g, b, p = guide[i, 0], guide[i, 1], guide[i, 2], src[i]
+        out[0, i], out[1, i], out[2, i], out[3, i] = r, g, b, p
+        out[4, i], out[5, i], out[6, i] = r * r, r * g, r * b
+        out[7, i], out[8, i], out[9, i] = g * g, g * b, b * b
+        out[10, i], out[11, i], out[12, i] = r * p, g * p, b * p
+
+
+@numba.njit(nogil=True, cache=True)
+def colour_slopes(means: Float, eps: np.float32, flat: np.float32, out: Float) -> None:
+    """From the window means of `colour_moments`' planes, the linear model p = a . I + b per pixel:
+    out (4 x n) = a_r, a_g, a_b, b. (Sigma + eps I) is inverted in closed form by its cofactors; a
+    window whose determinant is below `flat` (eps^3 / 2: float32 rounding broke a flat window's
+    covariance, down to exactly 0 on a real photo) gets no slope rather than an infinite one."""
+    for i in range(means.shape[1]):
+        mr, mg, mb, mp = means[0, i], means[1, i], means[2, i], means[3, i]
+        rr = means[4, i] - mr * mr + eps
+        rg = means[5, i] - mr * mg
+        rb = means[6, i] - mr * mb
+        gg = means[7, i] - mg * mg + eps
+        gb = means[8, i] - mg * mb
+        bb = means[9, i] - mb * mb + eps
+        cr = means[10, i] - mr * mp
+        cg = means[11, i] - mg * mp
+        cb = means[12, i] - mb * mp
+        c00 = gg * bb - gb * gb
+        c01 = gb * rb - rg * bb
+        c02 = rg * gb - gg * rb
+        c11 = rr * bb - rb * rb
+        c12 = rb * rg - rr * gb
+        c22 = rr * gg - rg * rg
+        det = rr * c00 + rg * c01 + rb * c02
+        inv = np.float32(1.0) / det if det >= flat else np.float32(0.0)
+        a0 = (c00 * cr + c01 * cg + c02 * cb) * inv
+        a1 = (c01 * cr + c11 * cg + c12 * cb) * inv
+        a2 = (c02 * cr + c12 * cg + c22 * cb) * inv
+        out[0, i], out[1, i], out[2, i] = a0, a1, a2
+        out[3, i] = mp - a0 * mr - a1 * mg - a2 * mb
+
+
 @numba.njit(nogil=True, cache=True)
 def quantize_flat(alpha: Float, out: U8) -> None:
     """`out[i]` = alpha[i] in [0, 1] as a byte, rounded half to even (as OpenCV's conversion and
@@ -188,3 +240,6 @@ def warm_up() -> None:
     fuse_rows(photo, alpha8, means, means, 2, 0, 8, out)  # a crop that is the whole photo
     fuse_rows(photo[1:5, 1:5], alpha8[1:5, 1:5], means, means, 2, 0, 4, out[1:5, 1:5])  # a view
     quantize_flat(np.zeros(4, np.float32), np.zeros(4, np.uint8))
+    planes = np.zeros((13, 4), np.float32)
+    colour_moments(np.zeros((4, 3), np.float32), np.zeros(4, np.float32), planes)
+    colour_slopes(planes, np.float32(1e-5), np.float32(5e-16), np.zeros((4, 4), np.float32))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.imaging.guided_filter import guided_filter, guided_upsample
+from service.imaging.guided_filter import _coefficients_color, guided_filter, guided_upsample
 from service.imaging.matte_scale import GUIDED_EPS, GUIDED_RADIUS, shrink
 from tests.locations import PEOPLE, require_shared
 
@@ -88,3 +88,46 @@ def test_flat_windows_of_a_real_photo_give_a_finite_matte() -> None:
     # Still the guided result, not a flattened one: it follows the ramp across the photo.
     columns = out.mean(axis=0)
     assert columns[-40:].mean() - columns[:40].mean() > 0.8
+
+
+def _numpy_colour_fit(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, ...]:
+    """The colour fit written as numpy expressions (the service's implementation before it was
+    compiled): the reference the compiled planes must reproduce bit for bit."""
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        k = 2 * radius + 1
+        return np.asarray(cv2.boxFilter(x, -1, (k, k), borderType=cv2.BORDER_REFLECT), np.float32)
+
+    r, g, bl = (np.ascontiguousarray(guide[..., c]) for c in range(3))
+    mr, mg, mb, mp = (mean(x) for x in (r, g, bl, src))
+    e = np.float32(eps)
+    rr, gg, bb = (mean(x * x) - m * m + e for x, m in ((r, mr), (g, mg), (bl, mb)))
+    rg, rb, gb = mean(r * g) - mr * mg, mean(r * bl) - mr * mb, mean(g * bl) - mg * mb
+    cr, cg, cb = mean(r * src) - mr * mp, mean(g * src) - mg * mp, mean(bl * src) - mb * mp
+    c00, c01, c02 = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
+    c11, c12, c22 = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
+    det = rr * c00 + rg * c01 + rb * c02
+    inv_det = np.zeros_like(det)
+    np.divide(1.0, det, out=inv_det, where=det >= np.float32(eps**3 / 2))
+    a0 = (c00 * cr + c01 * cg + c02 * cb) * inv_det
+    a1 = (c01 * cr + c11 * cg + c12 * cb) * inv_det
+    a2 = (c02 * cr + c12 * cg + c22 * cb) * inv_det
+    return a0, a1, a2, mp - a0 * mr - a1 * mg - a2 * mb
+
+
+@pytest.mark.parametrize("key", ["238", "100", "106"])
+def test_the_compiled_colour_fit_is_the_numpy_fit_bit_for_bit(key: str) -> None:
+    """Real photos at the network's size (their nearly flat windows are where a reordered sum moved
+    matte pixels by up to 0.93) with a soft matte-like source: the same bits as numpy's fit."""
+    path = require_shared(PEOPLE / "segmentation-remove-bg" / "images" / f"{key}.jpg")
+    photo = np.asarray(Image.open(path).convert("RGB"))
+    small = shrink(photo, (320, 416))
+    guide = small.astype(np.float32) * np.float32(1.0 / 255.0)
+    disc = np.zeros((320, 416), np.float32)
+    cv2.ellipse(disc, (208, 190), (120, 160), 0, 0, 360, 1.0, -1)
+    src = np.clip(cv2.GaussianBlur(disc, (0, 0), 6.0), 0, 1)
+    a, b = _coefficients_color(guide, src, GUIDED_RADIUS, GUIDED_EPS)
+    expected = _numpy_colour_fit(guide, src, GUIDED_RADIUS, GUIDED_EPS)
+    for got, want in zip((a[..., 0], a[..., 1], a[..., 2], b), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(a).max() > 1.0  # the photo has edges: a real fit, not all-zero slopes
