@@ -125,7 +125,7 @@ def test_the_compiled_colour_fit_is_the_numpy_fit_bit_for_bit(key: str) -> None:
     guide = small.astype(np.float32) * np.float32(1.0 / 255.0)
     disc = np.zeros((320, 416), np.float32)
     cv2.ellipse(disc, (208, 190), (120, 160), 0, 0, 360, 1.0, -1)
-    src = np.clip(cv2.GaussianBlur(disc, (0, 0), 6.0), 0, 1)
+    src = np.clip(cv2.GaussianBlur(disc, (0, 0), 6.0), 0, 1).astype(np.float32)
     a, b = _coefficients_color(guide, src, GUIDED_RADIUS, GUIDED_EPS)
     expected = _numpy_colour_fit(guide, src, GUIDED_RADIUS, GUIDED_EPS)
     for got, want in zip((a[..., 0], a[..., 1], a[..., 2], b), expected, strict=True):
