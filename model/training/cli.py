@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("soc", help="self-supervised SOC adaptation on the unlabelled photos")
     _add_common(p)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="start from this checkpoint's EMA weights instead of the run's best.pt",
+    )
 
     p = sub.add_parser("eval", help="IoU / MAE table on the validation split: MODNet, teacher, GrabCut")
     _add_common(p)
@@ -121,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stage == "train":
         return stages.train(cfg, loc)
     if args.stage == "soc":
-        return stages.soc(cfg, loc)
+        return stages.soc(cfg, loc, args.checkpoint)
     if args.stage == "eval":
         return stages.evaluate(cfg, loc, args.size, args.weights)
     if args.stage == "report":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -72,12 +73,15 @@ def _unlabelled_sources(loc: Locations, short_side: int) -> list[Source]:
     return sources
 
 
-def adapt(cfg: TrainConfig, loc: Locations, log: Log = print) -> SocOutcome:
+def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None = None) -> SocOutcome:
+    """SOC from the run's best.pt, or from `start` (a checkpoint with EMA weights, e.g. a validated
+    step the full-size report preferred). Every validation's weights are kept as
+    validated/soc_step_N.pt beside soc_best.pt, for the full-size report to choose among."""
     started = time.perf_counter()
     configure_threads(cfg.threads)
     device = pick_device()
     run_dir = loc.run_dir(cfg.run)
-    supervised = checkpoint.load(run_dir / "best.pt")
+    supervised = checkpoint.load(start or run_dir / "best.pt")
     # The run's own sizes, so "before" and "after" are scored alike (a preset's defaults may differ).
     cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()
@@ -126,11 +130,11 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print) -> SocOutcome:
             set_train_mode(net, freeze_backbone_bn=True, freeze_all_norms=True)
             append_log(run_dir, {"stage": "soc-val", "step": step, "iou": scores.iou, "mae": scores.mae})
             log(f"soc step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f} (before {before.iou:.4f})")
+            validated = {"step": step, "ema": net.state_dict(), "scores": vars(scores)}
+            checkpoint.save(run_dir / "validated" / f"soc_step_{step}.pt", validated)
             if scores.better_than(best):
                 best = scores
-                checkpoint.save(
-                    run_dir / "soc_best.pt", {"step": step, "ema": net.state_dict(), "scores": vars(scores)}
-                )
+                checkpoint.save(run_dir / "soc_best.pt", validated)
             checkpoint.save(
                 run_dir / "soc_last.pt",
                 {

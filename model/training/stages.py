@@ -44,10 +44,10 @@ def train(cfg: TrainConfig, loc: Locations) -> int:
     return 0
 
 
-def soc(cfg: TrainConfig, loc: Locations) -> int:
+def soc(cfg: TrainConfig, loc: Locations, start: Path | None = None) -> int:
     from model.training.soc import adapt
 
-    outcome = adapt(cfg, loc)
+    outcome = adapt(cfg, loc, start=start)
     print(
         f"soc: step {outcome.step}/{cfg.soc_steps} in {outcome.seconds:.0f} s; "
         f"IoU before {outcome.before.iou:.4f}, best after {outcome.best.iou:.4f} "

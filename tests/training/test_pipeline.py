@@ -71,6 +71,10 @@ def test_train_resume_soc_export(
 
     soc = adapt(TINY, loc, log=lambda _: None)
     assert soc.step == TINY.soc_steps
+    assert {p.name for p in (run_dir / "validated").glob("soc_step_*.pt")} == {
+        "soc_step_1.pt",
+        "soc_step_2.pt",
+    }
 
     out = tmp_path / "weights" / "modnet_people.safetensors"
     assert export_weights(TINY, loc, 64, "test-1", force=True, out=out) == 0
@@ -167,3 +171,14 @@ def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_soc_starts_from_a_picked_checkpoint(mini_people: Locations, tmp_path: Path) -> None:
+    loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
+    train_supervised(TINY, loc, log=lambda _: None)
+    run_dir = loc.run_dir(TINY.run)
+    picked = torch.load(run_dir / "validated" / "step_2.pt", weights_only=True)
+    best = torch.load(run_dir / "best.pt", weights_only=True)
+    assert picked["scores"] != best["scores"]  # else this test could not tell them apart
+    outcome = adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_2.pt")
+    assert vars(outcome.before) == picked["scores"]
