@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from this checkpoint's EMA weights instead of the run's best.pt",
     )
 
+    p = sub.add_parser("soup", help="the mean of several checkpoints' EMA weights, as one checkpoint")
+    _add_common(p, with_config=False)
+    p.add_argument("checkpoints", type=Path, nargs="+", help="checkpoints with EMA weights (two or more)")
+    p.add_argument("--out", type=Path, required=True, help="the soup's checkpoint path")
+
     p = sub.add_parser("eval", help="IoU / MAE table on the validation split: MODNet, teacher, GrabCut")
     _add_common(p)
     p.add_argument("--weights", type=Path, help="a .safetensors file instead of the run's best checkpoint")
@@ -120,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     loc = _locations(args)
     if args.stage == "split":
         return stages.split(loc, args.size)
+    if args.stage == "soup":
+        return stages.soup(args.checkpoints, args.out)
     cfg = _config(args)
     if args.stage == "labels":
         return stages.labels(loc, cfg)

@@ -147,7 +147,7 @@ def picked_checkpoint(run_dir: Path, picked: Path | None) -> tuple[dict[str, Any
         return chosen_checkpoint(run_dir)
     state = checkpoint.load(picked)
     where = picked.relative_to(run_dir) if picked.is_relative_to(run_dir) else picked
-    return state, f"EMA of step {state['step']} ({where})"
+    return state, str(state.get("source") or f"EMA of step {state['step']} ({where})")
 
 
 def write_candidate(
@@ -235,6 +235,11 @@ def export_weights(
     write_checksums(target.parent)
     preset = closest_preset(run_cfg)[0]
     command = reproduce_commands(run_cfg, loc)
+    if picked is not None:
+        # The run's commands end in its own choice; this file is another one: say which, and how.
+        if state.get("inputs"):
+            command.append(f"python -m model.training soup {' '.join(state['inputs'])} --out {picked}")
+        command.append(f"python -m model.training export --preset {preset} --checkpoint {picked}")
     wall = training_wall_seconds(run_dir / "log.jsonl")
     device = str(last.get("device", "cpu"))
     facts = CardFacts(

@@ -56,6 +56,13 @@ def soc(cfg: TrainConfig, loc: Locations, start: Path | None = None) -> int:
     return 0
 
 
+def soup(paths: list[Path], out: Path) -> int:
+    from model.training.soup import soup as mean_of
+
+    print(f"{out}: {mean_of(paths, out)['source']}")
+    return 0
+
+
 def evaluate(cfg: TrainConfig, loc: Locations, size: int, weights: Path | None) -> int:
     from model.training.evaluate import evaluate_all, markdown_table
 

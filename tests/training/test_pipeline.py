@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from model.backbone_init import load_imagenet_backbone
+from model.training.cli import main as cli_main
 from model.training.config import PRESETS
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.export import MAX_BYTES, export_weights, reproduce_commands, run_config
@@ -182,3 +183,26 @@ def test_soc_starts_from_a_picked_checkpoint(mini_people: Locations, tmp_path: P
     assert picked["scores"] != best["scores"]  # else this test could not tell them apart
     outcome = adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_2.pt")
     assert vars(outcome.before) == picked["scores"]
+
+
+def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
+    mini_people: Locations, tmp_path: Path
+) -> None:
+    loc = Locations(**{**vars(mini_people), "runs_dir": tmp_path / "runs"})
+    train_supervised(TINY, loc, log=lambda _: None)
+    run_dir = loc.run_dir(TINY.run)
+    paths = [run_dir / "validated" / "step_2.pt", run_dir / "validated" / "step_4.pt"]
+    out = run_dir / "soup.pt"
+    assert cli_main(["soup", *map(str, paths), "--out", str(out)]) == 0
+    a, b = (torch.load(p, weights_only=True)["ema"] for p in paths)
+    mixed = torch.load(out, weights_only=True)
+    name = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
+    assert torch.allclose(mixed["ema"][name], (a[name] + b[name]) / 2)
+    weights = tmp_path / "soup" / "modnet_people.safetensors"
+    assert export_weights(TINY, loc, 64, None, force=True, out=weights, picked=out) == 0
+    card = (weights.parent / "MODEL_CARD.md").read_text()
+    assert "mean of the EMA weights of validated/step_2.pt, validated/step_4.pt" in card
+    assert f"python -m model.training soup {paths[0]} {paths[1]} --out {out}" in card  # reproducible
+    assert f"export --preset tiny --checkpoint {out}" in card
+    with pytest.raises(ValueError, match="at least two"):
+        cli_main(["soup", str(paths[0]), "--out", str(out)])
