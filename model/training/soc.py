@@ -86,7 +86,11 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()
     net.load_state_dict(supervised["ema"])
-    before = Scores(**supervised["scores"])
+    val_photos = load_val_photos(load_split(loc).val, cfg.val_short_side)
+    # A soup (`model.training.soup`) was never validated: score it as SOC's starting point.
+    before = (
+        Scores(**supervised["scores"]) if "scores" in supervised else validate(net, val_photos, cfg.val_size)
+    )
     state = checkpoint.load(run_dir / "soc_last.pt") if (run_dir / "soc_last.pt").is_file() else None
     step, best = 0, before
     if state is not None:
@@ -101,7 +105,6 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
         optimizer.load_state_dict(state["optimizer"])
 
     sources = _unlabelled_sources(loc, cfg.source_short_side)
-    val_photos = load_val_photos(load_split(loc).val, cfg.val_short_side)
     plan = BatchPlan(
         sources, cfg.soc_batch_size, cfg.train_size, cfg.crop_size, 1.0, cfg.seed + 1, step, cfg.soc_steps
     )

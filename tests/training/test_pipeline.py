@@ -206,3 +206,5 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
     assert f"export --preset tiny --checkpoint {out}" in card
     with pytest.raises(ValueError, match="at least two"):
         cli_main(["soup", str(paths[0]), "--out", str(out)])
+    # SOC from a soup, which was never validated: it scores the soup first.
+    assert adapt(TINY, loc, log=lambda _: None, start=out).step == TINY.soc_steps
