@@ -1,11 +1,19 @@
-"""Regression test for the shipped weights: sane mattes on real held-out photos.
+"""Regression test for the shipped weights: on every held-out photo, per category, as served.
 
-Floors: on the same photos, the shipped MODNet must score at least GrabCut's mean IoU (a default
-model worse than the fallback must not ship; GrabCut scores 0.74 on the whole validation split),
-and no worse than the weights shipped now score there (IoU 0.9425, MAE 0.0462 for run c11, served
-with small foreground islands dropped, 2026-12-02; run c9 + SOC before them: 0.9417 / 0.0470 the
-same way, 0.9412 / 0.0475 without dropping islands; the weights before those: 0.9340 / 0.0528),
-less a margin for float rounding across runtimes and machines. Raise them when better weights ship.
+The photos are the whole committed validation split (40 scene photos with remove.bg masks, 50 close
+portraits with face-parsing masks, 50 hair photos with hair masks; never trained on), scored the way
+the export guard scores them (`failure_report`, full size, through the serving engine and its
+upsampling). Floors: the numbers the shipped file measures there, less a margin for float rounding
+across runtimes and machines (the mean over 40-50 photos moves by ~1e-4); and MODNet must beat
+GrabCut on the scene photos (a default model worse than the fallback must not ship). Raise them when
+better weights ship.
+
+History: until 2026-12-02 this test scored the first six keys of the split, chosen when the split
+held scene photos only; once the portrait and hair keys were added those six were close portraits
+only (sorted keys), and six photos were too few to tell weights apart. Measured there: run c11 IoU
+0.9425 / MAE 0.0462, the c14 soup shipped after it 0.9366 / 0.0492, while on all 50 held-out
+portraits c14 is 0.9458 / 0.0427 against c11's 0.9456 / 0.0433 (paired per-photo difference +0.0003,
+standard error 0.0017). docs/training-campaign.md has both files on every photo.
 Skipped until model/weights/modnet_people.safetensors exists.
 """
 
@@ -14,44 +22,61 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.training.failure_report import by_category, measure_photos, on_image, rows_of
 from model.training.paths import PEOPLE_DIR, SHIPPED_WEIGHTS, VAL_SPLIT_FILE
 from model.training.photos import list_photos
 from model.training.split import read_val_split
 from model.training.validation import load_val_photos, photo_scores
 from tests.locations import require_shared
 
-IOU_FLOOR = 0.938  # measured 0.9425 on these photos
-MAE_CEILING = 0.049  # measured 0.0462
-PHOTOS = 6  # the first keys of the committed validation split: never trained on, not hand-picked
+# Measured for the c14 soup (2026-12-02): scene 0.8850 / 0.0340, portrait 0.9458 / 0.0427, hair
+# kept 97.87 %. The weights before it (run c11): 0.8834 / 0.0349, 0.9456 / 0.0433, 95.92 %.
+FLOORS = {
+    "scene": {"iou": 0.8840, "mae": 0.0345},
+    "portrait": {"iou": 0.9450, "mae": 0.0432},
+    "hair": {"hair": 0.975},
+}
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="no shipped weights yet")
-def test_shipped_weights_beat_grabcut_on_held_out_photos() -> None:
+def test_shipped_weights_hold_their_scores_on_every_held_out_photo() -> None:
     require_shared(PEOPLE_DIR)
     import torch
 
     from model.serving import create_engine
     from service.engines.grabcut import GrabCutEngine
+    from service.imaging.matte_scale import matte_at_full_size
 
-    keys = sorted(read_val_split(VAL_SPLIT_FILE))[:PHOTOS]
+    keys = read_val_split(VAL_SPLIT_FILE)
     photos = load_val_photos([p for p in list_photos(PEOPLE_DIR) if p.key in keys])
+    assert {p.category for p in photos} == set(FLOORS) and len(photos) == len(keys)
     engine = create_engine(weights_path=SHIPPED_WEIGHTS, device="cpu")  # fp32, as served by default
     assert engine is not None and engine.name == "modnet"
     torch.manual_seed(0)
-    from service.imaging.matte_scale import matte_at_full_size
 
-    alphas = [matte_at_full_size(engine, p.image) for p in photos]  # the served way, upsampling included
-    for alpha, photo in zip(alphas, photos, strict=True):
-        assert alpha.shape == photo.person().shape and alpha.dtype == np.float32
-        assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and alpha.std() > 0.05  # not a constant
-    scores = [photo_scores(a, p.person()) for a, p in zip(alphas, photos, strict=True)]
-    modnet_iou = float(np.mean([iou for iou, _ in scores]))
-    modnet_mae = float(np.mean([mae for _, mae in scores]))
-    grabcut = GrabCutEngine().predict_batch([p.image for p in photos])
+    def served(image: np.ndarray) -> np.ndarray:
+        alpha = matte_at_full_size(engine, image)  # the served way, upsampling included
+        assert alpha.dtype == np.float32 and alpha.min() >= 0.0 and alpha.max() <= 1.0
+        assert alpha.std() > 0.05  # not a constant
+        return alpha
+
+    rows = {
+        row.category: row for row in by_category(rows_of("MODNet", measure_photos(on_image(served), photos)))
+    }
+    measured = {
+        category: {name: getattr(rows[category], name) for name in floors}
+        for category, floors in FLOORS.items()
+    }
+    for category, floors in FLOORS.items():
+        for name, floor in floors.items():
+            value = measured[category][name]
+            assert (value <= floor) if name == "mae" else (value >= floor), (category, name, measured)
+
+    scenes = [p for p in photos if p.category == "scene"]
+    grabcut = GrabCutEngine().predict_batch([p.image for p in scenes])
     grabcut_iou = float(
-        np.mean([photo_scores(a, p.person())[0] for a, p in zip(grabcut, photos, strict=True)])
+        np.mean([photo_scores(a, p.person())[0] for a, p in zip(grabcut, scenes, strict=True)])
     )
-    assert modnet_iou >= max(IOU_FLOOR, grabcut_iou), (modnet_iou, grabcut_iou)
-    assert modnet_mae <= MAE_CEILING, modnet_mae
+    assert measured["scene"]["iou"] > grabcut_iou, (measured["scene"], grabcut_iou)
