@@ -85,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("soup", help="the mean of several checkpoints' EMA weights, as one checkpoint")
     _add_common(p, with_config=False)
-    p.add_argument("checkpoints", type=Path, nargs="+", help="checkpoints with EMA weights (two or more)")
+    p.add_argument(
+        "checkpoints",
+        type=Path,
+        nargs="+",
+        help="checkpoints with EMA weights, or .safetensors weights files (two or more)",
+    )
     p.add_argument("--out", type=Path, required=True, help="the soup's checkpoint path")
 
     p = sub.add_parser("eval", help="IoU / MAE table on the validation split: MODNet, teacher, GrabCut")

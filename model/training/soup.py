@@ -5,6 +5,9 @@ Why: checkpoints of one run trade categories against each other (run c14: step 1
 scene photos, step 225 on the close portraits, docs/training-campaign.md); weights along one
 trajectory average into a network that keeps much of both. Integer buffers (BatchNorm's batch
 counter) come from the first checkpoint; every float tensor is averaged in float32.
+
+An ingredient may also be a weights file (`.safetensors`, e.g. the shipped one): a run that started
+from the shipped weights can then be souped with them after `runs/` is gone (a fresh machine).
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from typing import Any
 import torch
 
 from model.training import checkpoint
+from model.weights import SAFETENSORS_SUFFIX, load_modnet
+
+
+def ingredient(path: Path) -> dict[str, Any]:
+    """A checkpoint as saved by training, or a weights file read into the same form (its network's
+    state dict as the EMA weights, in float32; step 0: it adds no training steps of its own)."""
+    if path.suffix.lower() != SAFETENSORS_SUFFIX:
+        return checkpoint.load(path)
+    net, info = load_modnet(path)
+    ema = {name: t.float() if t.is_floating_point() else t for name, t in net.state_dict().items()}
+    # Named by version too: the shipped file is replaced when the soup ships.
+    return {"step": 0, "ema": ema, "config": None, "label": f"{path.name} ({info.version})"}
 
 
 def soup(paths: list[Path], out: Path) -> dict[str, Any]:
     if len(paths) < 2:
         raise ValueError("a soup needs at least two checkpoints")
-    states = [checkpoint.load(path) for path in paths]
+    states = [ingredient(path) for path in paths]
     first = states[0]["ema"]
     for path, state in zip(paths[1:], states[1:], strict=True):
         if state["ema"].keys() != first.keys():
@@ -33,11 +48,13 @@ def soup(paths: list[Path], out: Path) -> dict[str, Any]:
         )
         for name, tensor in first.items()
     }
-    names = ", ".join(f"{path.parent.name}/{path.name}" for path in paths)
+    names = ", ".join(
+        s.get("label", f"{path.parent.name}/{path.name}") for path, s in zip(paths, states, strict=True)
+    )
     result = {
         "step": max(int(s["step"]) for s in states),
         "ema": mean,
-        "config": states[0].get("config"),
+        "config": next((s["config"] for s in states if s.get("config")), None),
         "source": f"mean of the EMA weights of {names}",
         "inputs": [str(path) for path in paths],  # for the card's commands
     }

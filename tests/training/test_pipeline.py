@@ -208,3 +208,16 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
         cli_main(["soup", str(paths[0]), "--out", str(out)])
     # SOC from a soup, which was never validated: it scores the soup first.
     assert adapt(TINY, loc, log=lambda _: None, start=out).step == TINY.soc_steps
+
+    # A weights file as an ingredient (the shipped one, once runs/ is gone): its fp16 tensors join
+    # the mean, and the card names it by version, since the shipped file is what the soup replaces.
+    with_file = run_dir / "soup_with_file.pt"
+    assert cli_main(["soup", str(weights), str(paths[1]), "--out", str(with_file)]) == 0
+    shipped, _ = load_modnet(weights)
+    from_file = shipped.state_dict()[name].float()
+    assert not torch.equal(from_file, b[name])
+    mixed = torch.load(with_file, weights_only=True)
+    assert torch.allclose(mixed["ema"][name], (from_file + b[name]) / 2)
+    assert mixed["step"] == 4 and mixed["config"] == torch.load(paths[1], weights_only=True)["config"]
+    version = read_state_dict(weights)[1].version
+    assert f"modnet_people.safetensors ({version}), validated/step_4.pt" in mixed["source"]
