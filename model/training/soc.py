@@ -86,6 +86,10 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()
     net.load_state_dict(supervised["ema"])
+    # Scored in eval mode: a fresh network is in train mode, where every validation forward would
+    # score with batch statistics and overwrite BatchNorm's running ones (the starting point and the
+    # frozen copy below with them).
+    net.eval()
     val_photos = load_val_photos(load_split(loc).val, cfg.val_short_side)
     # A soup (`model.training.soup`) was never validated: score it as SOC's starting point.
     before = (

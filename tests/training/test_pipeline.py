@@ -19,8 +19,9 @@ from model.training.paths import Locations
 from model.training.soc import adapt
 from model.training.stages import report
 from model.training.torch_setup import new_network, param_groups, set_train_mode
-from model.training.train_supervised import supervised_step, train_supervised
+from model.training.train_supervised import supervised_step, train_supervised, validate
 from model.training.training_data import AugmentedPhotos, BatchPlan, to_source
+from model.training.validation import load_val_photos
 from model.weights import load_modnet, read_state_dict
 
 TINY = PRESETS["tiny"].with_overrides(
@@ -206,8 +207,13 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
     assert f"export --preset tiny --checkpoint {out}" in card
     with pytest.raises(ValueError, match="at least two"):
         cli_main(["soup", str(paths[0]), "--out", str(out)])
-    # SOC from a soup, which was never validated: it scores the soup first.
-    assert adapt(TINY, loc, log=lambda _: None, start=out).step == TINY.soc_steps
+    # SOC from a soup, which was never validated: it scores the soup first, as validation does
+    # (eval mode), and leaves the soup's BatchNorm statistics as they were.
+    net = new_network()
+    net.load_state_dict(mixed["ema"])
+    expected = validate(net.eval(), load_val_photos(load_split(loc).val, TINY.val_short_side), TINY.val_size)
+    outcome = adapt(TINY, loc, log=lambda _: None, start=out)
+    assert outcome.step == TINY.soc_steps and outcome.before == expected
 
     # A weights file as an ingredient (the shipped one, once runs/ is gone): its fp16 tensors join
     # the mean, and the card names it by version, since the shipped file is what the soup replaces.
