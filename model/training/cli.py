@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         type=Path,
-        help="start from this checkpoint's EMA weights instead of the run's best.pt",
+        help="start from this checkpoint's EMA weights (or a .safetensors file) instead of the run's best.pt",
     )
 
     p = sub.add_parser("soup", help="the mean of several checkpoints' EMA weights, as one checkpoint")

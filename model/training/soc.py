@@ -23,6 +23,7 @@ from model.training.data_sources import load_split, unlabelled_photos
 from model.training.losses import soc_loss
 from model.training.paths import Locations
 from model.training.photos import read_rgb
+from model.training.soup import ingredient
 from model.training.torch_setup import (
     autocast,
     configure_threads,
@@ -75,13 +76,14 @@ def _unlabelled_sources(loc: Locations, short_side: int) -> list[Source]:
 
 def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None = None) -> SocOutcome:
     """SOC from the run's best.pt, or from `start` (a checkpoint with EMA weights, e.g. a validated
-    step the full-size report preferred). Every validation's weights are kept as
-    validated/soc_step_N.pt beside soc_best.pt, for the full-size report to choose among."""
+    step the full-size report preferred, or a .safetensors weights file). Every validation's weights
+    are kept as validated/soc_step_N.pt beside soc_best.pt, for the full-size report to choose among."""
     started = time.perf_counter()
     configure_threads(cfg.threads)
     device = pick_device()
     run_dir = loc.run_dir(cfg.run)
-    supervised = checkpoint.load(start or run_dir / "best.pt")
+    # `start` may also be a weights file (the shipped one: SOC on it needs no runs/ at all).
+    supervised = ingredient(start) if start else checkpoint.load(run_dir / "best.pt")
     # The run's own sizes, so "before" and "after" are scored alike (a preset's defaults may differ).
     cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()

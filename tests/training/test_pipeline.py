@@ -214,6 +214,13 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
     expected = validate(net.eval(), load_val_photos(load_split(loc).val, TINY.val_short_side), TINY.val_size)
     outcome = adapt(TINY, loc, log=lambda _: None, start=out)
     assert outcome.step == TINY.soc_steps and outcome.before == expected
+    # ... or from a weights file (the shipped one, without runs/): scored the same way.
+    (run_dir / "soc_last.pt").unlink()  # else SOC resumes where the last one stopped
+    from_weights, _ = load_modnet(weights)
+    expected = validate(
+        from_weights.eval(), load_val_photos(load_split(loc).val, TINY.val_short_side), TINY.val_size
+    )
+    assert adapt(TINY, loc, log=lambda _: None, start=weights).before == expected
 
     # A weights file as an ingredient (the shipped one, once runs/ is gone): its fp16 tensors join
     # the mean, and the card names it by version, since the shipped file is what the soup replaces.
