@@ -201,7 +201,8 @@ CPU_CAMPAIGN = dataclasses.replace(
 )
 # Run c16's outcome (2026-12-07): step 200 0.8727 / 0.0361 on the scenes at full size, its mean with
 # the shipped file 0.8794 / 0.0349, both below the shipped 0.8850 / 0.0340; close portraits and hair
-# held. Not exported; docs/training-campaign.md says what the next run should change.
+# held. Not exported. SOC on the shipped soup did gain (scenes 0.8903 / 0.0338, every category up):
+# shipped from this run folder (`soc --checkpoint model/weights/modnet_people.safetensors`).
 
 PRESETS: dict[str, TrainConfig] = {
     # H100, bf16: ~150-200 samples/s at 512 (what the first try measured) -> 8000 x 16 = 128 k
