@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from model.weights import SAFETENSORS_SUFFIX, load_modnet
+
 
 def save(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,3 +31,15 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a training checkpoint")
     return state
+
+
+def load_ema_source(path: Path) -> dict[str, Any]:
+    """A checkpoint with EMA weights, or a weights file read into the same form (its network's state
+    dict as the EMA weights, in float32; step 0: it adds no training steps of its own), so that
+    `soup` and `soc --checkpoint` take the shipped file too, once runs/ is gone."""
+    if path.suffix.lower() != SAFETENSORS_SUFFIX:
+        return load(path)
+    net, info = load_modnet(path)
+    ema = {name: t.float() if t.is_floating_point() else t for name, t in net.state_dict().items()}
+    # Named by version too: the shipped file is replaced when a soup or SOC result ships.
+    return {"step": 0, "ema": ema, "config": None, "label": f"{path.name} ({info.version})"}

@@ -23,7 +23,6 @@ from model.training.data_sources import load_split, unlabelled_photos
 from model.training.losses import soc_loss
 from model.training.paths import Locations
 from model.training.photos import read_rgb
-from model.training.soup import ingredient
 from model.training.torch_setup import (
     autocast,
     configure_threads,
@@ -83,7 +82,7 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     device = pick_device()
     run_dir = loc.run_dir(cfg.run)
     # `start` may also be a weights file (the shipped one: SOC on it needs no runs/ at all).
-    supervised = ingredient(start) if start else checkpoint.load(run_dir / "best.pt")
+    supervised = checkpoint.load_ema_source(start) if start else checkpoint.load(run_dir / "best.pt")
     # The run's own sizes, so "before" and "after" are scored alike (a preset's defaults may differ).
     cfg = run_settings(supervised.get("config"), cfg)
     net = new_network()

@@ -18,24 +18,12 @@ from typing import Any
 import torch
 
 from model.training import checkpoint
-from model.weights import SAFETENSORS_SUFFIX, load_modnet
-
-
-def ingredient(path: Path) -> dict[str, Any]:
-    """A checkpoint as saved by training, or a weights file read into the same form (its network's
-    state dict as the EMA weights, in float32; step 0: it adds no training steps of its own)."""
-    if path.suffix.lower() != SAFETENSORS_SUFFIX:
-        return checkpoint.load(path)
-    net, info = load_modnet(path)
-    ema = {name: t.float() if t.is_floating_point() else t for name, t in net.state_dict().items()}
-    # Named by version too: the shipped file is replaced when the soup ships.
-    return {"step": 0, "ema": ema, "config": None, "label": f"{path.name} ({info.version})"}
 
 
 def soup(paths: list[Path], out: Path) -> dict[str, Any]:
     if len(paths) < 2:
         raise ValueError("a soup needs at least two checkpoints")
-    states = [ingredient(path) for path in paths]
+    states = [checkpoint.load_ema_source(path) for path in paths]
     first = states[0]["ema"]
     for path, state in zip(paths[1:], states[1:], strict=True):
         if state["ema"].keys() != first.keys():

@@ -209,24 +209,22 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
         cli_main(["soup", str(paths[0]), "--out", str(out)])
     # SOC from a soup, which was never validated: it scores the soup first, as validation does
     # (eval mode), and leaves the soup's BatchNorm statistics as they were.
+    val_photos = load_val_photos(load_split(loc).val, TINY.val_short_side)
     net = new_network()
     net.load_state_dict(mixed["ema"])
-    expected = validate(net.eval(), load_val_photos(load_split(loc).val, TINY.val_short_side), TINY.val_size)
+    expected = validate(net.eval(), val_photos, TINY.val_size)
     outcome = adapt(TINY, loc, log=lambda _: None, start=out)
     assert outcome.step == TINY.soc_steps and outcome.before == expected
     # ... or from a weights file (the shipped one, without runs/): scored the same way.
     (run_dir / "soc_last.pt").unlink()  # else SOC resumes where the last one stopped
-    from_weights, _ = load_modnet(weights)
-    expected = validate(
-        from_weights.eval(), load_val_photos(load_split(loc).val, TINY.val_short_side), TINY.val_size
-    )
+    shipped, _ = load_modnet(weights)
+    expected = validate(shipped.eval(), val_photos, TINY.val_size)
     assert adapt(TINY, loc, log=lambda _: None, start=weights).before == expected
 
     # A weights file as an ingredient (the shipped one, once runs/ is gone): its fp16 tensors join
     # the mean, and the card names it by version, since the shipped file is what the soup replaces.
     with_file = run_dir / "soup_with_file.pt"
     assert cli_main(["soup", str(weights), str(paths[1]), "--out", str(with_file)]) == 0
-    shipped, _ = load_modnet(weights)
     from_file = shipped.state_dict()[name].float()
     assert not torch.equal(from_file, b[name])
     mixed = torch.load(with_file, weights_only=True)
