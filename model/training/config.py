@@ -72,6 +72,9 @@ class TrainConfig:
     soc_batch_size: int = 8
     soc_lr: float = 1e-5  # the reference's SOC learning rate (Adam, betas 0.9/0.99)
     soc_val_every: int = 200
+    # Also adapt on the training split's labelled scene photos (labels unread): a second SOC round
+    # on the unlabelled photos alone gained nothing (docs/training-campaign.md, session 8).
+    soc_labelled_scenes: bool = False
 
     def with_overrides(self, overrides: dict[str, str]) -> TrainConfig:
         """`{"steps": "100"}` -> a copy with steps=100 (types follow the field defaults)."""
@@ -94,7 +97,7 @@ class TrainConfig:
 # Settings that only affect speed: they may change between the chunks of a resumed run.
 RUNTIME_SETTINGS = ("workers", "threads", "chunk_minutes", "cpu_bf16")
 # Settings only the SOC stage reads: they may differ between the supervised and SOC commands.
-SOC_SETTINGS = ("soc_steps", "soc_batch_size", "soc_lr", "soc_val_every")
+SOC_SETTINGS = ("soc_steps", "soc_batch_size", "soc_lr", "soc_val_every", "soc_labelled_scenes")
 
 # 2 CPU cores shared with other work: ~1.5-2 s per 256 px sample (measured), so 300 steps of 6
 # fit in about an hour.

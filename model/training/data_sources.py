@@ -61,3 +61,12 @@ def labelled_training_photos(
 def unlabelled_photos(split: Split) -> list[Photo]:
     """SOC adapts on photos without masks (they never are in the validation split)."""
     return [photo for photo in split.train if photo.mask_path is None and photo.hair_mask_path is None]
+
+
+def soc_photos(split: Split, with_labelled_scenes: bool) -> list[Photo]:
+    """The unlabelled photos, plus (on request) the training split's labelled scene photos with their
+    labels ignored: SOC needs none, and the scenes are the category furthest from the teacher."""
+    if not with_labelled_scenes:
+        return unlabelled_photos(split)
+    scenes = [p for p in split.train if p.category == SCENE and p.mask_path is not None]
+    return unlabelled_photos(split) + scenes

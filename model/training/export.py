@@ -32,6 +32,7 @@ from model.training.failure_report import category_losses
 from model.training.failure_report import markdown as failure_markdown
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
+from model.training.photos import SCENE
 from model.training.torch_setup import new_network, pick_device
 from model.training.training_data import parse_category_values
 from model.training.validation import Scores
@@ -70,7 +71,8 @@ def run_config(run_dir: Path, last: dict[str, Any]) -> TrainConfig:
     soc_last = run_dir / "soc_last.pt"
     soc_config = checkpoint.load(soc_last).get("config") if soc_last.is_file() else None
     if soc_config:
-        cfg = dataclasses.replace(cfg, **{k: soc_config[k] for k in SOC_SETTINGS})
+        # A setting newer than the SOC run keeps its default.
+        cfg = dataclasses.replace(cfg, **{k: soc_config[k] for k in SOC_SETTINGS if k in soc_config})
     return cfg
 
 
@@ -203,13 +205,15 @@ def export_weights(
     print(sweep)
     modnet, grabcut = rows[0], rows[-1]
     target = out or SHIPPED_WEIGHTS
-    if target.is_file() and not force:
+    guarded = target.is_file() and not force
+    # The file it would replace, scored once on every held-out category at its own inference size
+    # (MODNet alone: the teacher and GrabCut rows are already known).
+    shipped_rows = category_report(run_cfg, loc, 0, target, with_baselines=False) if guarded else []
+    if guarded:
         # The shipped weights never get worse: the candidate must beat the file it would replace on
         # IoU or MAE and lose on neither, scored the same way (full-size validation photos, through
-        # the service's engine).
-        # MODNet's row alone (at the file's own inference size): the teacher and GrabCut rows are
-        # already known and would only be recomputed.
-        (shipped,) = size_sweep(run_cfg, loc, target, [0])
+        # the service's engine): the scene row is the validation split's IoU and MAE.
+        shipped = next(row for row in shipped_rows if row.category == SCENE)
         if not Scores(modnet.iou, modnet.mae).improves_on(Scores(shipped.iou, shipped.mae)):
             print(
                 f"export refused: candidate IoU {modnet.iou:.4f} / MAE {modnet.mae:.4f} does not beat "
@@ -223,10 +227,10 @@ def export_weights(
     categories = category_report(run_cfg, loc, size, candidate)
     category_table = failure_markdown(categories)
     print(category_table)
-    if target.is_file() and not force:
+    if guarded:
         # Nor in any other held-out category (close portraits, hair): see `category_losses`.
         ours = [row for row in categories if row.method.startswith("MODNet")]
-        losses = category_losses(ours, category_report(run_cfg, loc, 0, target, with_baselines=False))
+        losses = category_losses(ours, shipped_rows)
         if losses:
             print("export refused: the candidate loses to the shipped weights on " + "; ".join(losses))
             return 1

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from model.training import checkpoint
 from model.training.augment import AugmentConfig, Source
 from model.training.config import TrainConfig
-from model.training.data_sources import load_split, unlabelled_photos
+from model.training.data_sources import load_split, soc_photos
 from model.training.losses import soc_loss
 from model.training.paths import Locations
 from model.training.photos import read_rgb
@@ -56,12 +56,12 @@ class SocOutcome:
     seconds: float
 
 
-def _unlabelled_sources(loc: Locations, short_side: int) -> list[Source]:
+def _soc_sources(loc: Locations, short_side: int, with_labelled_scenes: bool) -> list[Source]:
     import cv2
     import numpy as np
 
     sources = []
-    for photo in unlabelled_photos(load_split(loc)):
+    for photo in soc_photos(load_split(loc), with_labelled_scenes):
         image = read_rgb(photo.image_path)
         height, width = image.shape[:2]
         scale = min(1.0, short_side / min(height, width))
@@ -97,6 +97,13 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
         Scores(**supervised["scores"]) if "scores" in supervised else validate(net, val_photos, cfg.val_size)
     )
     state = checkpoint.load(run_dir / "soc_last.pt") if (run_dir / "soc_last.pt").is_file() else None
+    origin = str(start) if start else "best.pt"
+    if state is not None and state.get("origin", origin) != origin:
+        # Resuming would continue another starting point's SOC and report it as this one's.
+        raise ValueError(
+            f"{run_dir / 'soc_last.pt'} continues SOC from {state['origin']}, not {origin}: "
+            "use another --run, or remove that file to start over"
+        )
     step, best = 0, before
     if state is not None:
         net.load_state_dict(state["model"])
@@ -109,7 +116,8 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
 
-    sources = _unlabelled_sources(loc, cfg.source_short_side)
+    sources = _soc_sources(loc, cfg.source_short_side, cfg.soc_labelled_scenes)
+    log(f"soc: {len(sources)} photos")
     plan = BatchPlan(
         sources, cfg.soc_batch_size, cfg.train_size, cfg.crop_size, 1.0, cfg.seed + 1, step, cfg.soc_steps
     )
@@ -150,6 +158,7 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
                     "model": net.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "best": vars(best),
+                    "origin": origin,  # what this SOC started from: a resume must start there too
                     "config": cfg.as_dict(),  # the SOC settings this result came from, for the card
                 },
             )

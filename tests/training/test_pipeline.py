@@ -13,7 +13,7 @@ import torch
 from model.backbone_init import load_imagenet_backbone
 from model.training.cli import main as cli_main
 from model.training.config import PRESETS
-from model.training.data_sources import labelled_training_photos, load_split
+from model.training.data_sources import labelled_training_photos, load_split, soc_photos
 from model.training.export import MAX_BYTES, export_weights, reproduce_commands, run_config
 from model.training.paths import Locations
 from model.training.soc import adapt
@@ -35,6 +35,15 @@ def test_validation_photos_are_never_training_photos(mini_people: Locations) -> 
     trained = {item.photo.key for item in items}
     assert trained and not trained & {photo.key for photo in split.val}
     assert any(item.mask is None for item in items)  # unlabelled photos train on teacher labels
+
+
+def test_soc_adds_the_labelled_training_scenes_only_on_request(mini_people: Locations) -> None:
+    split = load_split(mini_people)
+    plain = {photo.key for photo in soc_photos(split, with_labelled_scenes=False)}
+    wider = {photo.key for photo in soc_photos(split, with_labelled_scenes=True)}
+    assert plain == {"unlabeled/ai-face"}
+    assert wider - plain == {photo.key for photo in split.train if photo.mask_path is not None}
+    assert not wider & {photo.key for photo in split.val}
 
 
 def test_loss_decreases_on_a_fixed_batch(mini_people: Locations) -> None:
@@ -184,6 +193,9 @@ def test_soc_starts_from_a_picked_checkpoint(mini_people: Locations, tmp_path: P
     assert picked["scores"] != best["scores"]  # else this test could not tell them apart
     outcome = adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_2.pt")
     assert vars(outcome.before) == picked["scores"]
+    # Its soc_last.pt belongs to that start: SOC from another one in the same run folder is refused.
+    with pytest.raises(ValueError, match="continues SOC from"):
+        adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_4.pt")
 
 
 def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
