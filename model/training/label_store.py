@@ -22,7 +22,7 @@ from model.training.photos import Photo, read_photo_mask, read_rgb
 from model.training.soft_labels import combine_mask_and_teacher
 from model.training.teacher import RvmTeacher
 
-LABEL_VERSION = 1
+LABEL_VERSION = 2  # 2: the teacher no longer erases the inside of a mask (soft_labels)
 
 
 def _write_alpha16(path: Path, alpha: npt.NDArray[np.float32]) -> None:

@@ -26,20 +26,35 @@ def test_mask_wins_far_from_the_boundary_teacher_near_it() -> None:
 
     assert np.all(label[95:105, 95:105] == 1.0)  # the hole is filled from the mask
     assert np.all(label[0:10, 0:10] == 0.0)  # the false positive is removed
-    on_boundary = distance_to_boundary(mask) <= 8
-    assert np.allclose(label[on_boundary], 0.3)  # within the band: the teacher's soft value
-    # Between one and two band widths the label moves monotonically from teacher to mask.
-    row = label[100, 50 + 8 : 50 + 17]  # inside, walking away from the left edge
-    assert np.all(np.diff(row) >= -1e-6) and row[0] < row[-1] <= 1.0
+    distance = distance_to_boundary(mask)
+    outside_band = ~mask & (distance <= 8)
+    assert np.allclose(label[outside_band], 0.3)  # outside, within the band: the teacher's soft value
+    # Between one and two band widths outside, the label moves monotonically from teacher to mask.
+    row = label[100, 50 - 17 : 50 - 8][::-1]  # outside, walking away from the left edge
+    assert np.all(np.diff(row) <= 1e-6) and 0.0 <= row[-1] < row[0]
+    # Inside, the edge stays soft (the mask ramps in over 2 px here), then it is the mask's.
+    edge = mask & (distance <= 1)
+    assert edge.any() and np.all((label[edge] > 0.3) & (label[edge] < 1.0))
+    assert np.all(label[mask & (distance >= 2)] == 1.0)
+
+
+def test_a_limb_the_teacher_missed_stays_in_the_label() -> None:
+    mask = square_mask()
+    mask[90:110, 150:190] = True  # an arm 20 px thick: all of it within two 16-px bands
+    teacher = square_mask().astype(np.float32)  # the teacher has the body and drops the arm
+    label = combine_mask_and_teacher(mask, teacher, band_px=16)
+    arm = label[90:110, 155:188]
+    assert np.mean(arm >= 0.5) >= 0.8  # was all teacher (0.0) with the band rule alone
+    assert np.all(label[94:106, 150:186] == 1.0)  # its core is the mask's
 
 
 def test_no_seam_between_band_and_mask() -> None:
     mask = square_mask()
-    teacher = np.where(mask, 0.6, 0.0).astype(np.float32)  # the teacher is unsure inside
+    teacher = np.where(mask, 1.0, 0.4).astype(np.float32)  # the teacher keeps a haze around the person
     label = combine_mask_and_teacher(mask, teacher, band_px=6)
-    row = label[100, 50:100]  # from the left edge to the centre
-    assert np.allclose(row[:5], 0.6) and np.allclose(row[-10:], 1.0)
-    # The change from 0.6 to 1.0 is spread over a band width: no step larger than 0.4 / 6.
+    row = label[100, 0:50][::-1]  # outside, from the left edge out to the image border
+    assert np.allclose(row[:5], 0.4) and np.allclose(row[-10:], 0.0)
+    # The change from 0.4 to 0.0 is spread over a band width: no step larger than 0.4 / 6.
     assert np.abs(np.diff(row)).max() <= 0.4 / 6 + 0.01
 
 
