@@ -210,7 +210,9 @@ CPU_C16 = dataclasses.replace(
 # no longer erases the inside of a mask, so thin limbs stay in the labels), then `soup` of steps 150
 # and 200 and `soc --checkpoint` on that soup. Its SOC step 80 beat the shipped file on the scenes
 # (0.8931 / 0.0331, lost foreground 7.28 %) and the close portraits but kept 0.9 points less hair;
-# not exported (docs/training-campaign.md, session 9).
+# not exported (docs/training-campaign.md, session 9). Run c19 (100 steps at 3e-5 from that, hair at 0.3
+# of the samples) brought hair back (98.58 %) and lost the scenes (0.8825): the hair share belongs in
+# this supervised run, before SOC.
 CPU_CAMPAIGN = dataclasses.replace(
     CPU_C14, run="people-cpu-c18-labels-v2", seed=4, steps=200, warmup_steps=20, val_every=50
 )
