@@ -81,6 +81,15 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     configure_threads(cfg.threads)
     device = pick_device()
     run_dir = loc.run_dir(cfg.run)
+    # Checked before anything is loaded or scored: a refused resume should cost nothing.
+    state = checkpoint.load(run_dir / "soc_last.pt") if (run_dir / "soc_last.pt").is_file() else None
+    origin = str(start.resolve()) if start else "best.pt"
+    if state is not None and state.get("origin", origin) != origin:
+        # Resuming would continue another starting point's SOC and report it as this one's.
+        raise ValueError(
+            f"{run_dir / 'soc_last.pt'} continues SOC from {state['origin']}, not {origin}: "
+            "use another --run, or remove that file to start over"
+        )
     # `start` may also be a weights file (the shipped one: SOC on it needs no runs/ at all).
     supervised = checkpoint.load_ema_source(start) if start else checkpoint.load(run_dir / "best.pt")
     # The run's own sizes, so "before" and "after" are scored alike (a preset's defaults may differ).
@@ -96,14 +105,6 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
     before = (
         Scores(**supervised["scores"]) if "scores" in supervised else validate(net, val_photos, cfg.val_size)
     )
-    state = checkpoint.load(run_dir / "soc_last.pt") if (run_dir / "soc_last.pt").is_file() else None
-    origin = str(start) if start else "best.pt"
-    if state is not None and state.get("origin", origin) != origin:
-        # Resuming would continue another starting point's SOC and report it as this one's.
-        raise ValueError(
-            f"{run_dir / 'soc_last.pt'} continues SOC from {state['origin']}, not {origin}: "
-            "use another --run, or remove that file to start over"
-        )
     step, best = 0, before
     if state is not None:
         net.load_state_dict(state["model"])

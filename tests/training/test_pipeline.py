@@ -228,7 +228,7 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
     outcome = adapt(TINY, loc, log=lambda _: None, start=out)
     assert outcome.step == TINY.soc_steps and outcome.before == expected
     # ... or from a weights file (the shipped one, without runs/): scored the same way.
-    (run_dir / "soc_last.pt").unlink()  # else SOC resumes where the last one stopped
+    (run_dir / "soc_last.pt").unlink()  # else SOC refuses: that file continues the soup's SOC
     shipped, _ = load_modnet(weights)
     expected = validate(shipped.eval(), val_photos, TINY.val_size)
     assert adapt(TINY, loc, log=lambda _: None, start=weights).before == expected
