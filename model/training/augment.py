@@ -52,6 +52,9 @@ class Source:
     original_shape: tuple[int, int]  # (h, w) before shrinking: what the service would be sent
     category: str = SCENE  # model.training.photos' category: batches are balanced across them
     key: str = ""  # the photo's key, for logs (hard-example mining names the hardest)
+    # A mask stands behind the label (remove.bg, face parsing or hair); False: the teacher's alone,
+    # limbs it drops included (`TrainConfig.teacher_only_weight`).
+    masked: bool = True
 
 
 def _warp(

@@ -48,6 +48,10 @@ class TrainConfig:
     # At most this many training photos per category ("portrait:500,hair:500"; empty: all): the
     # teacher labels each photo once (~1-2 s on 2 busy cores), so a CPU campaign grows its data in steps.
     category_limits: str = ""
+    # How often a photo without a mask (the 108 unlabelled scene photos, the 100 unlabelled close
+    # portraits: their labels are the teacher's alone, and the teacher drops limbs) is drawn against a
+    # masked photo of its category (1: alike; 0: never, unless its category has nothing else).
+    teacher_only_weight: float = 1.0
     # Share of close-up samples (portrait, hair) made small in the frame and composited onto another
     # background (`augment.zoomed_out`): whole frames of close-ups pull the scene photos' score down.
     closeup_zoom_out_p: float = 0.0

@@ -202,6 +202,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
             cfg.steps,
             category_weights,
             boost,
+            cfg.teacher_only_weight,
         )
         return DataLoader(
             AugmentedPhotos(

@@ -53,6 +53,7 @@ def to_source(item: LabelledPhoto, max_short_side: int) -> Source:
         (height, width),
         item.photo.category,
         item.photo.key,
+        item.photo.mask_path is not None or item.photo.hair_mask_path is not None,
     )
 
 
@@ -78,20 +79,31 @@ def parse_category_names(text: str) -> frozenset[str]:
 
 
 def sampling_probabilities(
-    sources: list[Source], category_weights: dict[str, float], boost: np.ndarray | None = None
+    sources: list[Source],
+    category_weights: dict[str, float],
+    boost: np.ndarray | None = None,
+    teacher_only_weight: float = 1.0,
 ) -> np.ndarray:
     """Per-photo sampling probability: each category gets its weight's share of the samples, split
     among its photos evenly or in proportion to `boost` (hard-example mining,
     `model.training.hard_examples`); categories without a weight share equally with weight 1. Without
     this the 1,000 close portraits would drown the 200 scene photos the scene failures (limbs,
-    clutter) need."""
+    clutter) need. Within a category a photo without a mask is drawn `teacher_only_weight` times as
+    often as one with a mask (a category of such photos alone keeps its share)."""
     categories = [s.category for s in sources]
     boost = np.ones(len(sources)) if boost is None else np.asarray(boost, np.float64)
     if boost.shape != (len(sources),) or (boost <= 0).any():
         raise ValueError("boost: one positive number per photo")
-    totals = {c: float(boost[[k == c for k in categories]].sum()) for c in set(categories)}
+    if teacher_only_weight < 0:
+        raise ValueError("teacher_only_weight must be >= 0")
+    masked = np.array([s.masked for s in sources], bool)
+    weighted = np.where(masked, boost, boost * teacher_only_weight)
+    # A category without masked photos at weight 0 would divide by zero: its photos stay as drawn.
+    members = {c: np.array([k == c for k in categories]) for c in set(categories)}
+    draws = {c: weighted if weighted[m].sum() > 0 else boost for c, m in members.items()}
+    totals = {c: float(draws[c][m].sum()) for c, m in members.items()}
     per_photo = np.array(
-        [category_weights.get(c, 1.0) * b / totals[c] for c, b in zip(categories, boost, strict=True)],
+        [category_weights.get(c, 1.0) * draws[c][i] / totals[c] for i, c in enumerate(categories)],
         np.float64,
     )
     if per_photo.sum() <= 0:
@@ -125,9 +137,12 @@ class BatchPlan(Sampler[list[SampleKey]]):
         end_step: int,
         category_weights: dict[str, float] | None = None,
         boost: np.ndarray | None = None,
+        teacher_only_weight: float = 1.0,
     ) -> None:
         self.shapes = [s.original_shape for s in sources]
-        self.probabilities = sampling_probabilities(sources, category_weights or {}, boost)
+        self.probabilities = sampling_probabilities(
+            sources, category_weights or {}, boost, teacher_only_weight
+        )
         self.buckets: dict[int, list[int]] = {}
         for index, (h, w) in enumerate(self.shapes):
             self.buckets.setdefault(_aspect_bucket(h, w), []).append(index)

@@ -55,9 +55,9 @@ def test_committed_split_holds_each_category_and_keeps_the_scene_choice() -> Non
     assert counts == {SCENE: DEFAULT_VAL_SIZE, **CATEGORY_VAL_SIZES}
 
 
-def _source(category: str) -> Source:
+def _source(category: str, masked: bool = True) -> Source:
     image = np.zeros((40, 30, 3), np.uint8)
-    return Source(image, np.zeros((40, 30), np.uint8), image, (400, 300), category)
+    return Source(image, np.zeros((40, 30), np.uint8), image, (400, 300), category, masked=masked)
 
 
 def test_category_weights_set_each_categorys_share_of_samples() -> None:
@@ -68,6 +68,21 @@ def test_category_weights_set_each_categorys_share_of_samples() -> None:
     assert 0.42 < scene_share < 0.58  # unweighted it would be 0.10
     with pytest.raises(ValueError):
         parse_category_values("scene=0.5")
+
+
+def test_teacher_only_photos_are_drawn_less_within_their_category_and_its_share_is_kept() -> None:
+    unmasked = [_source(SCENE, masked=False)] * 2 + [_source(PORTRAIT, masked=False)] * 2
+    sources = [_source(SCENE)] * 2 + unmasked
+    weights = parse_category_values("scene:0.5,portrait:0.5")
+    alike = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights).probabilities
+    assert alike[:4] == pytest.approx([0.125] * 4)
+    quarter = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights, teacher_only_weight=0.25).probabilities
+    assert quarter[0] == pytest.approx(4 * quarter[2]) and quarter[:4].sum() == pytest.approx(0.5)
+    never = BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights, teacher_only_weight=0.0).probabilities
+    # The portraits have no masked photo: they keep their share rather than leave nothing to draw.
+    assert never[2:4].sum() == 0.0 and never[4:] == pytest.approx([0.25, 0.25])
+    with pytest.raises(ValueError, match="teacher_only_weight"):
+        BatchPlan(sources, 8, 64, 64, 0.5, 0, 0, 1, weights, teacher_only_weight=-1.0)
 
 
 def test_hard_examples_are_drawn_more_often_within_their_category_only() -> None:
