@@ -18,11 +18,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from model.training.photos import Photo, read_photo_mask, read_rgb
-from model.training.soft_labels import combine_mask_and_teacher
+from model.training.photos import Photo, read_hair_mask, read_photo_mask, read_rgb
+from model.training.soft_labels import combine_mask_and_teacher, keep_masked_hair
 from model.training.teacher import RvmTeacher
 
-LABEL_VERSION = 2  # 2: the teacher no longer erases the inside of a mask (soft_labels)
+# 2: the teacher no longer erases the inside of a mask; 3: nor the hair a hair mask marks (soft_labels)
+LABEL_VERSION = 3
 
 
 def _write_alpha16(path: Path, alpha: npt.NDArray[np.float32]) -> None:
@@ -91,6 +92,16 @@ class LabelStore:
         _write_alpha16(alpha_path, alpha)  # written last: its presence marks a complete entry
         return alpha, fgr
 
+    @staticmethod
+    def combine(
+        photo: Photo, mask: npt.NDArray[np.bool_] | None, teacher_alpha: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """The training label from the teacher's alpha and whichever mask the photo has."""
+        if mask is not None:
+            return combine_mask_and_teacher(mask, teacher_alpha)
+        hair = read_hair_mask(photo, *teacher_alpha.shape)
+        return teacher_alpha if hair is None else keep_masked_hair(hair, teacher_alpha)
+
     def load(self, photo: Photo) -> LabelledPhoto:
         """The photo with its label, computing and caching whatever is missing."""
         image = read_rgb(photo.image_path)
@@ -101,6 +112,6 @@ class LabelStore:
         if label_path.is_file():
             alpha = _read_alpha16(label_path)
         else:
-            alpha = teacher_alpha if mask is None else combine_mask_and_teacher(mask, teacher_alpha)
+            alpha = self.combine(photo, mask, teacher_alpha)
             _write_alpha16(label_path, alpha)
         return LabelledPhoto(photo, image, alpha, fgr, teacher_alpha, mask)

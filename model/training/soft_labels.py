@@ -5,7 +5,8 @@ binary and sometimes stored at low resolution, so their edges are jagged. The te
 detailed at edges (hair) but can miss limbs or pick up background people. So: trust the mask far
 from its boundary, the teacher within a band around it, and blend linearly in between so the label
 has no seam where the two sources meet. Inside the mask the teacher's band is narrower: it may soften
-the mask's edge, but a limb the mask has is never erased by a teacher that missed it.
+the mask's edge, but a limb the mask has is never erased by a teacher that missed it. Photos with a
+hair-only mask (Figaro1k) keep the teacher's label, raised to the mask wherever it marks hair.
 """
 
 from __future__ import annotations
@@ -54,9 +55,29 @@ def combine_mask_and_teacher(
     # teacher drops limbs: the band-only labels left 6.4 % of the training scene masks' area below
     # 0.5, this rule 1.6 % (a floor only beyond one margin: 4.2 %), and the network learnt to drop
     # them too (docs/training-campaign.md, session 9).
+    return np.clip(np.maximum(label, _inside_floor(mask, distance, band)), 0.0, 1.0).astype(np.float32)
+
+
+def _inside_floor(
+    mask: npt.NDArray[np.bool_], distance: npt.NDArray[np.float32], band: int
+) -> npt.NDArray[np.float32]:
+    """The mask ramped in from its edge over a fifth of the band (0 outside the mask)."""
     narrow = max(MIN_NARROW_PX, band * NARROW_FRACTION_OF_BAND)
-    floor = np.where(mask, np.clip(distance / narrow, 0.0, 1.0), 0.0)
-    return np.clip(np.maximum(label, floor), 0.0, 1.0).astype(np.float32)
+    return np.where(mask, np.clip(distance / narrow, 0.0, 1.0), 0.0).astype(np.float32)
+
+
+def keep_masked_hair(
+    hair: npt.NDArray[np.bool_], teacher_alpha: npt.NDArray[np.float32], band_px: int | None = None
+) -> npt.NDArray[np.float32]:
+    """Label for a photo with a hair-only mask: the teacher's, raised inside the hair mask to the
+    mask ramped in from its edge. The mask says nothing about the face and body (the teacher keeps
+    them) but where it marks hair, hair is foreground; the teacher's labels left 2.0 % of the
+    training hair masks' area below 0.5 and the network kept as little hair as its labels."""
+    if hair.shape != teacher_alpha.shape:
+        raise ValueError(f"hair mask {hair.shape} and teacher {teacher_alpha.shape} differ in size")
+    band = band_px if band_px is not None else band_width(*hair.shape)
+    floor = _inside_floor(hair, distance_to_boundary(hair), band)
+    return np.clip(np.maximum(teacher_alpha, floor), 0.0, 1.0).astype(np.float32)
 
 
 # A remove.bg mask sometimes keeps a non-person object (a star-shaped sign, a tree trunk with a

@@ -7,8 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.training.photos import read_mask
-from model.training.soft_labels import combine_mask_and_teacher, distance_to_boundary, mask_only_fraction
+from model.training.label_store import LabelStore
+from model.training.photos import HAIR, Photo, read_mask
+from model.training.soft_labels import (
+    combine_mask_and_teacher,
+    distance_to_boundary,
+    keep_masked_hair,
+    mask_only_fraction,
+)
 
 
 def square_mask(size: int = 200, lo: int = 50, hi: int = 150) -> np.ndarray:
@@ -81,3 +87,28 @@ def test_small_masks_are_scaled_to_the_image(tmp_path: Path) -> None:
     assert mask.shape == (100, 80) and mask.dtype == bool
     assert mask[50, 40] and not mask[5, 5]
     assert abs(mask.mean() - (small > 0).mean()) < 0.02
+
+
+def test_hair_the_teacher_dropped_stays_in_a_hair_photos_label() -> None:
+    hair = square_mask()
+    teacher = np.full(hair.shape, 0.2, np.float32)  # a soft haze: face and background unknown to the mask
+    teacher[60:140, 60:100] = 0.0  # the teacher lost the left of the hair
+    label = keep_masked_hair(hair, teacher, band_px=10)
+    distance = distance_to_boundary(hair)
+    assert np.all(label[hair & (distance >= 2)] == 1.0)  # the hair the mask marks is foreground
+    edge = hair & (distance <= 1)
+    assert np.all((label[edge] >= teacher[edge]) & (label[edge] < 1.0))  # its edge stays soft
+    assert np.array_equal(label[~hair], teacher[~hair])  # beyond the hair the teacher's values stand
+
+
+def test_label_store_raises_hair_photos_to_their_hair_mask_and_leaves_unmasked_photos_alone(
+    tmp_path: Path,
+) -> None:
+    hair = square_mask()
+    path = tmp_path / "hair.png"
+    cv2.imwrite(str(path), hair.astype(np.uint8) * 255)
+    teacher = np.zeros(hair.shape, np.float32)  # the teacher lost all the hair
+    with_hair = Photo("figaro1k-hair/x", tmp_path / "x.jpg", None, hair_mask_path=path, category=HAIR)
+    assert LabelStore.combine(with_hair, None, teacher)[100, 100] == 1.0
+    unmasked = Photo("unlabelled/x", tmp_path / "x.jpg", None)
+    assert LabelStore.combine(unmasked, None, teacher) is teacher
