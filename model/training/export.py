@@ -149,7 +149,24 @@ def picked_checkpoint(run_dir: Path, picked: Path | None) -> tuple[dict[str, Any
         return chosen_checkpoint(run_dir)
     state = checkpoint.load(picked)
     where = picked.relative_to(run_dir) if picked.is_relative_to(run_dir) else picked
+    if is_soc(state):
+        start = Path(state["origin"]).name if state["origin"] != "best.pt" else "the run's best.pt"
+        return state, f"SOC step {state['step']} ({where}), started from {start}"
     return state, str(state.get("source") or f"EMA of step {state['step']} ({where})")
+
+
+def is_soc(state: dict[str, Any]) -> bool:
+    """A validated SOC checkpoint (`model.training.soc` marks them; files from before the mark
+    carry no origin and read as supervised ones)."""
+    return state.get("stage") == "soc" and "origin" in state
+
+
+def picked_soc_effect(state: dict[str, Any]) -> str:
+    before, after = state["before"], state["scores"]
+    return (
+        f"SOC step {state['step']} picked by the full-size report; training-time validation IoU "
+        f"{before['iou']:.4f} → {after['iou']:.4f} (MAE {before['mae']:.4f} → {after['mae']:.4f})"
+    )
 
 
 def write_candidate(
@@ -255,11 +272,12 @@ def export_weights(
         config_lines=[f"{k} = {v}" for k, v in run_cfg.as_dict().items()],
         train_commands=command,
         device="CUDA GPU" if device.startswith("cuda") else "CPU (2 shared cores)",
-        steps=int(last["step"] if picked is None else state["step"]),
+        # A picked SOC step counts SOC steps: the supervised ones are the run's.
+        steps=int(last["step"] if picked is None or is_soc(state) else state["step"]),
         wall_minutes=None if wall is None else wall / 60,
         table=table,
         val_photos=len(load_split(loc).val) if loc.val_split.is_file() else 0,
-        soc_effect=soc_effect(run_dir),
+        soc_effect=picked_soc_effect(state) if picked is not None and is_soc(state) else soc_effect(run_dir),
         inference_size=size,
         alpha_levels=(lo, hi),
         size_sweep=f"\nThe same file at other inference sizes:\n\n{sweep}\n",

@@ -149,10 +149,12 @@ labels not made by the teacher), photos at full size; means over photos.
 
 {_sources_table()}
 
-Labels: the teacher's soft alpha within a band of 3 % of the short side around the person mask's
-boundary (remove.bg masks; face-parsing classes > 0), the mask beyond twice that, linear in between;
-photos without a person mask (hair photos, unlabelled photos) use the teacher's alpha alone. Photos whose
-masks keep large non-person objects are left out of training. Weights trained on these sets inherit their
+Labels (`model/training/soft_labels.py`, version 3): the teacher's soft alpha within a band of 3 % of the
+short side around the person mask's boundary (remove.bg masks; face-parsing classes > 0), the mask beyond
+twice that, linear in between; inside the mask the label is at least the mask ramped in over a fifth of
+the band, so the teacher may soften an edge but not erase a limb. Hair photos: the teacher's alpha, raised
+inside the hair mask the same way. Unlabelled photos: the teacher's alpha alone. Photos whose masks keep
+large non-person objects are left out of training. Weights trained on these sets inherit their
 research-only terms for the data; check them against your use.
 
 ## Training

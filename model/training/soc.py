@@ -147,7 +147,16 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
             set_train_mode(net, freeze_backbone_bn=True, freeze_all_norms=True)
             append_log(run_dir, {"stage": "soc-val", "step": step, "iou": scores.iou, "mae": scores.mae})
             log(f"soc step {step}: val IoU {scores.iou:.4f} MAE {scores.mae:.4f} (before {before.iou:.4f})")
-            validated = {"step": step, "ema": net.state_dict(), "scores": vars(scores)}
+            # Marked as SOC with its start and "before" score, so an export of this file (often
+            # from another run folder than the supervised run's) can say what it is.
+            validated = {
+                "step": step,
+                "ema": net.state_dict(),
+                "scores": vars(scores),
+                "stage": "soc",
+                "origin": origin,
+                "before": vars(before),
+            }
             checkpoint.save(run_dir / "validated" / f"soc_step_{step}.pt", validated)
             if scores.better_than(best):
                 best = scores

@@ -196,6 +196,17 @@ def test_soc_starts_from_a_picked_checkpoint(mini_people: Locations, tmp_path: P
     # Its soc_last.pt belongs to that start: SOC from another one in the same run folder is refused.
     with pytest.raises(ValueError, match="continues SOC from"):
         adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_4.pt")
+    # SOC in its own run folder (as the campaign runs it), one of its steps exported from the
+    # supervised run: the card says it is SOC, from which start, after the run's supervised steps.
+    soc_cfg = TINY.with_overrides({"run": "tiny-soc"})
+    adapt(soc_cfg, loc, log=lambda _: None, start=run_dir / "validated" / "step_4.pt")
+    soc_step = loc.run_dir("tiny-soc") / "validated" / f"soc_step_{TINY.soc_steps}.pt"
+    weights = tmp_path / "soc" / "modnet_people.safetensors"
+    assert export_weights(TINY, loc, 64, None, force=True, out=weights, picked=soc_step) == 0
+    card = (weights.parent / "MODEL_CARD.md").read_text()
+    assert f"SOC step {TINY.soc_steps} ({soc_step}), started from step_4.pt" in card
+    assert f"{TINY.steps} supervised steps" in card and "picked by the full-size report" in card
+    assert "not kept" not in card
 
 
 def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
