@@ -60,7 +60,7 @@ def labelled_training_photos(
 
 def unlabelled_photos(split: Split) -> list[Photo]:
     """SOC adapts on photos without masks (they never are in the validation split)."""
-    return [photo for photo in split.train if photo.mask_path is None and photo.hair_mask_path is None]
+    return [photo for photo in split.train if not photo.has_mask]
 
 
 def soc_photos(split: Split, with_labelled_scenes: bool) -> list[Photo]:

@@ -203,6 +203,7 @@ def export_weights(
     run_cfg = run_config(run_dir, last)
     size = size or run_cfg.train_size
     state, source = picked_checkpoint(run_dir, picked)
+    picked_soc = picked is not None and is_soc(state)
     today = datetime.date.today().isoformat()
     version = version or f"{today}-{run_cfg.run}-step{state['step'] if picked else last['step']}"
     candidate = run_dir / "candidate.safetensors"
@@ -273,11 +274,11 @@ def export_weights(
         train_commands=command,
         device="CUDA GPU" if device.startswith("cuda") else "CPU (2 shared cores)",
         # A picked SOC step counts SOC steps: the supervised ones are the run's.
-        steps=int(last["step"] if picked is None or is_soc(state) else state["step"]),
+        steps=int(state["step"] if picked is not None and not picked_soc else last["step"]),
         wall_minutes=None if wall is None else wall / 60,
         table=table,
         val_photos=len(load_split(loc).val) if loc.val_split.is_file() else 0,
-        soc_effect=picked_soc_effect(state) if picked is not None and is_soc(state) else soc_effect(run_dir),
+        soc_effect=picked_soc_effect(state) if picked_soc else soc_effect(run_dir),
         inference_size=size,
         alpha_levels=(lo, hi),
         size_sweep=f"\nThe same file at other inference sizes:\n\n{sweep}\n",

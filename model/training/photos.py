@@ -39,6 +39,11 @@ class Photo:
     hair_mask_path: Path | None = None  # hair-only mask (0..255): checks that hair is kept
     category: str = SCENE
 
+    @property
+    def has_mask(self) -> bool:
+        """A person or hair mask labels it; without one its label is the teacher's alone."""
+        return self.mask_path is not None or self.hair_mask_path is not None
+
     def content_hash(self) -> str:
         """Caches are keyed by the image bytes, so an edited photo never reuses a stale label."""
         return hashlib.sha256(self.image_path.read_bytes()).hexdigest()[:24]

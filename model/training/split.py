@@ -32,11 +32,7 @@ def choose_val_split(photos: list[Photo], size: int = DEFAULT_VAL_SIZE) -> list[
         raise ValueError(f"only {len(masked)} photos have masks; need {size} for validation")
     chosen = _ranked(masked)[:size]
     for category, count in CATEGORY_VAL_SIZES.items():
-        labelled = [
-            p.key
-            for p in photos
-            if p.category == category and (p.mask_path is not None or p.hair_mask_path is not None)
-        ]
+        labelled = [p.key for p in photos if p.category == category and p.has_mask]
         chosen += _ranked(labelled)[:count]
     return sorted(chosen)
 

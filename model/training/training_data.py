@@ -53,7 +53,7 @@ def to_source(item: LabelledPhoto, max_short_side: int) -> Source:
         (height, width),
         item.photo.category,
         item.photo.key,
-        item.photo.mask_path is not None or item.photo.hair_mask_path is not None,
+        item.photo.has_mask,
     )
 
 
@@ -96,14 +96,14 @@ def sampling_probabilities(
         raise ValueError("boost: one positive number per photo")
     if teacher_only_weight < 0:
         raise ValueError("teacher_only_weight must be >= 0")
-    masked = np.array([s.masked for s in sources], bool)
-    weighted = np.where(masked, boost, boost * teacher_only_weight)
-    # A category without masked photos at weight 0 would divide by zero: its photos stay as drawn.
+    draws = np.where([s.masked for s in sources], boost, boost * teacher_only_weight)
     members = {c: np.array([k == c for k in categories]) for c in set(categories)}
-    draws = {c: weighted if weighted[m].sum() > 0 else boost for c, m in members.items()}
-    totals = {c: float(draws[c][m].sum()) for c, m in members.items()}
+    for member in members.values():
+        if draws[member].sum() <= 0:  # no masked photo at weight 0: its photos stay as drawn
+            draws[member] = boost[member]
+    totals = {c: float(draws[m].sum()) for c, m in members.items()}
     per_photo = np.array(
-        [category_weights.get(c, 1.0) * draws[c][i] / totals[c] for i, c in enumerate(categories)],
+        [category_weights.get(c, 1.0) * d / totals[c] for c, d in zip(categories, draws, strict=True)],
         np.float64,
     )
     if per_photo.sum() <= 0:

@@ -59,7 +59,7 @@ def load_val_photos(photos: Sequence[Photo], short_side: int | None = None) -> l
     is cheaper that way; the final `eval` stage scores at full size)."""
     out = []
     for photo in photos:
-        if photo.mask_path is None and photo.hair_mask_path is None:
+        if not photo.has_mask:
             raise ValueError(f"validation photo {photo.key} has no mask")
         image = read_rgb(photo.image_path)
         height, width = image.shape[:2]
