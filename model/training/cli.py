@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--worst", type=int, default=0, help="also list the N photos where the weights trail the teacher most"
     )
+    p.add_argument(
+        "--against",
+        type=Path,
+        help="reference weights (.safetensors, e.g. the shipped file): its rows beside these, and --worst "
+        "lists the photos whose IoU moved most between the two",
+    )
 
     p = sub.add_parser("export", help="fp16 safetensors + model card into model/weights/")
     _add_common(p)
@@ -143,7 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stages.evaluate(cfg, loc, args.size, args.weights)
     if args.stage == "report":
         return stages.report(
-            cfg, loc, args.size, args.weights, not args.no_baselines, args.worst, args.checkpoint
+            cfg,
+            loc,
+            args.size,
+            args.weights,
+            not args.no_baselines,
+            args.worst,
+            picked=args.checkpoint,
+            against=args.against,
         )
     if args.stage == "export":
         return stages.export(cfg, loc, args.size, args.version, args.force, args.out, args.checkpoint)

@@ -21,11 +21,13 @@ from model.training.failure_report import (
     CategoryRow,
     PhotoAlphaFn,
     PhotoGap,
+    PhotoResult,
     by_category,
     category_rows,
     measure_photos,
     on_image,
     rows_of,
+    widest_changes,
     widest_gaps,
 )
 from model.training.label_store import LabelStore
@@ -158,20 +160,31 @@ def held_out_report(
     weights: Path | None = None,
     with_baselines: bool = True,
     worst: int = 0,
+    against: Path | None = None,
 ) -> tuple[list[CategoryRow], list[PhotoGap]]:
     """`category_report`'s rows and the `worst` photos with a person mask where the weights trail
-    the teacher most, from one pass of the weights (and of the teacher) over the held-out photos."""
+    the teacher most, from one pass of the weights (and of the teacher) over the held-out photos.
+    With `against` (a weights file, e.g. the shipped one, scored at its own inference size) its rows
+    join the table and the photos listed are those whose IoU moved most between it and the weights."""
     split = load_split(loc)
     held_out = split.val + split.other_val
     photos = load_val_photos(held_out)
     modnet_fn, modnet_label = modnet_alpha_fn(cfg, loc, size, weights)
     ours = measure_photos(on_image(modnet_fn), photos)
     rows = rows_of(modnet_label, ours)
-    teacher = measure_photos(_teacher_fn(loc, held_out), photos) if with_baselines or worst > 0 else []
+    reference: list[PhotoResult] = []
+    if against is not None:
+        reference_fn, reference_label = modnet_alpha_fn(cfg, loc, 0, against)
+        reference = measure_photos(on_image(reference_fn), photos)
+        rows += rows_of(f"reference: {reference_label}", reference)
+    needs_teacher = with_baselines or (worst > 0 and against is None)
+    teacher = measure_photos(_teacher_fn(loc, held_out), photos) if needs_teacher else []
     if with_baselines:
         grabcut_fn, grabcut_label = grabcut_alpha_fn()
         rows += rows_of("Teacher: RVM MobileNetV3 (not shipped)", teacher, timed=False)
         rows += category_rows(grabcut_label, on_image(grabcut_fn), photos)
+    if against is not None:
+        return by_category(rows), widest_changes(ours, reference, worst)
     return by_category(rows), widest_gaps(ours, teacher, worst)
 
 

@@ -216,43 +216,56 @@ def category_losses(candidate: Sequence[CategoryRow], shipped: Sequence[Category
 
 @dataclass(frozen=True)
 class PhotoGap:
-    """One photo's measures for the weights and the teacher."""
+    """One photo's measures for the weights and for a reference (the teacher, or other weights)."""
 
     key: str
     ours: PhotoMeasures
-    teacher: PhotoMeasures
+    reference: PhotoMeasures
 
     @property
     def iou_gap(self) -> float:
-        return self.teacher.iou - self.ours.iou
+        return self.reference.iou - self.ours.iou
+
+
+def _paired(ours: Sequence[PhotoResult], reference: Sequence[PhotoResult]) -> list[PhotoGap]:
+    theirs = {result.key: result.measures for result in reference}
+    return [
+        PhotoGap(result.key, result.measures, theirs[result.key])
+        for result in ours
+        if result.key in theirs and not math.isnan(result.measures.iou)
+    ]
 
 
 def widest_gaps(ours: Sequence[PhotoResult], teacher: Sequence[PhotoResult], count: int) -> list[PhotoGap]:
     """The `count` photos (with a person mask) where the weights' IoU trails the teacher's most:
     the campaign found the mean gap sits in a handful of photos (docs/training-campaign.md), and
     what fails on them (lost limbs, bystanders, clutter) says what to train against."""
-    theirs = {result.key: result.measures for result in teacher}
-    gaps = [
-        PhotoGap(result.key, result.measures, theirs[result.key])
-        for result in ours
-        if result.key in theirs and not math.isnan(result.measures.iou)
-    ]
-    return sorted(gaps, key=lambda gap: gap.iou_gap, reverse=True)[:count]
+    return sorted(_paired(ours, teacher), key=lambda gap: gap.iou_gap, reverse=True)[:count]
 
 
-def gaps_markdown(gaps: Sequence[PhotoGap]) -> str:
+def widest_changes(
+    ours: Sequence[PhotoResult], reference: Sequence[PhotoResult], count: int
+) -> list[PhotoGap]:
+    """The `count` photos (with a person mask) whose IoU moved most, either way, from the reference
+    weights to these: two candidates' means differ by what one or two photos do (a run that fixes six
+    photos and breaks one scored below the file it started from, docs/training-campaign.md session 11),
+    so a comparison must show which photos moved before a mean is believed."""
+    return sorted(_paired(ours, reference), key=lambda gap: abs(gap.iou_gap), reverse=True)[:count]
+
+
+def gaps_markdown(gaps: Sequence[PhotoGap], reference: str = "teacher") -> str:
     def pct(value: float) -> str:
         return f"{value * 100:.1f} %"
 
     lines = [
-        "| photo | IoU teacher / ours | lost foreground teacher / ours | added teacher / ours "
+        f"| photo | IoU {reference} / ours | lost foreground {reference} / ours | added {reference} / ours "
         "| of it stray, ours |",
         "|---|---|---|---|---|",
     ]
     for gap in gaps:
-        t, o = gap.teacher, gap.ours
+        r, o = gap.reference, gap.ours
         lines.append(
-            f"| {gap.key} | {t.iou:.3f} / {o.iou:.3f} | {pct(t.lost)} / {pct(o.lost)} | "
-            f"{pct(t.added)} / {pct(o.added)} | {pct(o.stray)} |"
+            f"| {gap.key} | {r.iou:.3f} / {o.iou:.3f} | {pct(r.lost)} / {pct(o.lost)} | "
+            f"{pct(r.added)} / {pct(o.added)} | {pct(o.stray)} |"
         )
     return "\n".join(lines)

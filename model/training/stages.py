@@ -79,6 +79,7 @@ def report(
     baselines: bool,
     worst: int = 0,
     picked: Path | None = None,
+    against: Path | None = None,
 ) -> int:
     from model.training.evaluate import held_out_report
     from model.training.failure_report import gaps_markdown, markdown
@@ -96,9 +97,12 @@ def report(
             write_candidate(
                 state, source, f"{cfg.run}-step{state['step']}", size, cfg.category_limits, loc, weights
             )
-        rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst)
+        rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst, against)
     print(markdown(rows))
-    if worst > 0:
+    if worst > 0 and against is not None:
+        print(f"\nThe {worst} photos whose IoU moved most from {against} to these weights:\n")
+        print(gaps_markdown(gaps, reference="reference"))
+    elif worst > 0:
         print(f"\nThe {worst} photos where the weights trail the teacher most (IoU):\n")
         print(gaps_markdown(gaps))
     return 0

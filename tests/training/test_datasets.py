@@ -21,6 +21,7 @@ from model.training.failure_report import (
     measure_photos,
     on_image,
     stray_blobs,
+    widest_changes,
     widest_gaps,
 )
 from model.training.hard_examples import MAX_BOOST, boosts, photo_error
@@ -156,6 +157,25 @@ def test_widest_gaps_name_the_photos_that_trail_the_teacher_and_what_fails_there
     assert all(gap.iou_gap > 0 for gap in gaps)
     table = gaps_markdown(gaps)
     assert table.count("\n") == 3 and "| b |" in table and "hair" not in table
+
+
+def test_widest_changes_list_the_photos_that_moved_most_either_way_against_reference_weights() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[5:35, 15:25] = True
+    photos = [ValPhoto(key, np.zeros((40, 40, 3), np.uint8), mask, None, SCENE) for key in "abc"]
+    perfect = mask.astype(np.float32)
+    road, armless = perfect.copy(), perfect.copy()
+    road[20:40, 25:40] = 1.0  # b: a region beside the person kept (IoU 300 / 540)
+    armless[5:15, 15:25] = 0.0  # c: a third of the person lost (IoU 200 / 300)
+    reference = measure_photos(lambda photo: {"a": perfect, "b": perfect, "c": armless}[photo.key], photos)
+    ours = measure_photos(lambda photo: {"a": perfect, "b": road, "c": perfect}[photo.key], photos)
+    changes = widest_changes(ours, reference, 2)
+    # b got worse by 0.44, c better by 0.33, a did not move: both directions, largest first.
+    assert [change.key for change in changes] == ["b", "c"]
+    assert changes[0].iou_gap > 0 > changes[1].iou_gap
+    assert widest_gaps(ours, reference, 2)[1].key == "a"  # the one-sided list would hide c's gain
+    table = gaps_markdown(changes, reference="reference")
+    assert "IoU reference / ours" in table and "| c | 0.667 / 1.000 |" in table
 
 
 def test_category_rows_report_hair_kept_and_leave_person_measures_empty_for_hair_photos() -> None:

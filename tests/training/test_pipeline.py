@@ -118,6 +118,15 @@ def test_train_resume_soc_export(
     assert load_modnet(other)[1].version.endswith(f"{TINY.run}-step2")
     assert "EMA of step 2 (validated/step_2.pt)" in (other.parent / "MODEL_CARD.md").read_text()
 
+    # Two weight files side by side: the reference's rows join the table and the photos listed are
+    # the ones whose IoU moved between them (not the teacher's gaps).
+    capsys.readouterr()
+    assert report(TINY, loc, 0, other, False, 2, None, out) == 0
+    printed = capsys.readouterr().out
+    assert "| reference: MODNet modnet-people-test-1" in printed and "step2" in printed
+    assert f"photos whose IoU moved most from {out}" in printed and "IoU reference / ours" in printed
+    assert "trail the teacher" not in printed and "Teacher" not in printed
+
 
 def test_hard_example_mining_redraws_at_each_validation_and_resumes_the_same_batches(
     mini_people: Locations, tmp_path: Path
