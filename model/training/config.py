@@ -216,7 +216,7 @@ CPU_C16 = dataclasses.replace(
 # and the close portraits but kept 0.9 points less hair. Run c19 (100 steps at 3e-5 from that, hair at
 # 0.3) brought hair back and lost the scenes: the hair share belongs in the supervised run, before SOC.
 # Run c20 (c18 with hair at 0.2, seed 6) kept 98.6 % of the hair, 0.8867 on the scenes; the mean of
-# c18 and c20 after SOC shipped (0.8905 / 0.0333). Run c21 (the campaign now): c20 on labels v3 (hair
+# c18 and c20 after SOC shipped (0.8905 / 0.0333). Run c21: c20 on labels v3 (hair
 # masks kept too) with photos without a mask drawn a quarter as often; its SOC step 80 shipped
 # (0.8906 / 0.0327, hair kept 98.26 %; docs/training-campaign.md, session 10). Runs c22 and c23 (that
 # recipe again from c21's file, seeds 7 and 8) gained close portraits and hair and lost scenes. Run c24
