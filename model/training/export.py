@@ -13,13 +13,14 @@ import datetime
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from model.modnet import MODNet
 from model.training import checkpoint
 from model.training.calibrate import fit_alpha_levels
-from model.training.config import PRESETS, RUNTIME_SETTINGS, SOC_SETTINGS, TrainConfig
+from model.training.config import SOC_SETTINGS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split
 from model.training.evaluate import (
     category_report,
@@ -30,6 +31,7 @@ from model.training.evaluate import (
 )
 from model.training.failure_report import category_losses
 from model.training.failure_report import markdown as failure_markdown
+from model.training.lineage import closest_preset, command_line, lineage, reproduce_commands, shown
 from model.training.model_card import CardFacts, render
 from model.training.paths import REPO_ROOT, SHIPPED_WEIGHTS, Locations
 from model.training.photos import SCENE
@@ -48,23 +50,6 @@ def sweep_sizes(size: int) -> list[int]:
     return sorted({max(32, round(size * factor / 32) * 32) for factor in SWEEP_FACTORS})
 
 
-RUNTIME = (*RUNTIME_SETTINGS, "run")  # not part of a recipe: never written as --set
-
-
-def closest_preset(cfg: TrainConfig, train_only: bool = False) -> tuple[str, list[str]]:
-    """The preset the run's settings come from, and the `--set` overrides on top of it (without
-    the SOC settings for a `train` command: that stage never reads them)."""
-    ignored = RUNTIME + (SOC_SETTINGS if train_only else ())
-    ours = {k: v for k, v in cfg.as_dict().items() if k not in ignored}
-
-    def overrides(name: str) -> list[str]:
-        preset = PRESETS[name].as_dict()
-        return [f"{k}={v}" for k, v in ours.items() if preset[k] != v]
-
-    name = min(PRESETS, key=lambda n: len(overrides(n)))
-    return name, overrides(name)
-
-
 def run_config(run_dir: Path, last: dict[str, Any]) -> TrainConfig:
     """The supervised settings stored with the run, with the SOC settings its SOC stage ran with."""
     cfg = TrainConfig(**last["config"])
@@ -74,22 +59,6 @@ def run_config(run_dir: Path, last: dict[str, Any]) -> TrainConfig:
         # A setting newer than the SOC run keeps its default.
         cfg = dataclasses.replace(cfg, **{k: soc_config[k] for k in SOC_SETTINGS if k in soc_config})
     return cfg
-
-
-def reproduce_commands(cfg: TrainConfig, loc: Locations, stage: str = "all") -> list[str]:
-    """The commands that rebuild this run: the runs it continued first, as `train` commands (their
-    SOC and export are not needed), then this run's `stage`."""
-    earlier: list[str] = []
-    if cfg.continue_from:
-        source = checkpoint.load(loc.run_dir(cfg.continue_from) / "last.pt")
-        earlier = reproduce_commands(TrainConfig(**source["config"]), loc, stage="train")
-    preset, overrides = closest_preset(cfg, train_only=stage == "train")
-    command = " ".join(
-        [f"python -m model.training {stage}", f"--preset {preset}"]
-        + ([f"--run {cfg.run}"] if cfg.run != PRESETS[preset].run else [])
-        + [f"--set {item}" for item in overrides]
-    )
-    return [*earlier, command]
 
 
 def write_checksums(directory: Path) -> None:
@@ -161,12 +130,43 @@ def is_soc(state: dict[str, Any]) -> bool:
     return state.get("stage") == "soc" and "origin" in state
 
 
-def picked_soc_effect(state: dict[str, Any]) -> str:
-    before, after = state["before"], state["scores"]
-    return (
-        f"SOC step {state['step']} picked by the full-size report; training-time validation IoU "
-        f"{before['iou']:.4f} → {after['iou']:.4f} (MAE {before['mae']:.4f} → {after['mae']:.4f})"
-    )
+@dataclass(frozen=True)
+class TrainingStory:
+    """The card's training section: what the weights are and the commands that rebuild them."""
+
+    source: str
+    commands: list[str]
+    steps: int | None  # supervised steps, when the weights are one run's
+    wall_seconds: float | None
+    soc_effect: str
+
+
+def training_story(
+    run_dir: Path,
+    run_cfg: TrainConfig,
+    last: dict[str, Any],
+    source: str,
+    loc: Locations,
+    picked: Path | None,
+    version: str,
+) -> TrainingStory:
+    """The run's own choice is told by the run; a picked checkpoint (often a soup of SOC steps from
+    other run folders) by what it came from, read off the checkpoints themselves (`lineage`)."""
+    if picked is None:
+        return TrainingStory(
+            source,
+            reproduce_commands(run_cfg, loc),
+            int(last["step"]),
+            training_wall_seconds(run_dir / "log.jsonl"),
+            soc_effect(run_dir),
+        )
+    told = lineage(picked, loc)
+    preset = closest_preset(run_cfg)[0]
+    # export reads the run folder's own settings: no --set needed.
+    export = command_line("export", run_cfg, [f"--checkpoint {shown(picked)}", f"--version {version}"], ())
+    commands = [f"python -m model.training labels --preset {preset}", *told.commands, export]
+    effect = "; ".join(told.soc_notes) or "no SOC in these weights' lineage"
+    return TrainingStory(told.description, commands, None, None, effect)
 
 
 def write_candidate(
@@ -203,7 +203,6 @@ def export_weights(
     run_cfg = run_config(run_dir, last)
     size = size or run_cfg.train_size
     state, source = picked_checkpoint(run_dir, picked)
-    picked_soc = picked is not None and is_soc(state)
     today = datetime.date.today().isoformat()
     version = version or f"{today}-{run_cfg.run}-step{state['step'] if picked else last['step']}"
     candidate = run_dir / "candidate.safetensors"
@@ -256,29 +255,23 @@ def export_weights(
     shutil.copyfile(candidate, target)
     write_checksums(target.parent)
     preset = closest_preset(run_cfg)[0]
-    command = reproduce_commands(run_cfg, loc)
-    if picked is not None:
-        # The run's commands end in its own choice; this file is another one: say which, and how.
-        if state.get("inputs"):
-            command.append(f"python -m model.training soup {' '.join(state['inputs'])} --out {picked}")
-        command.append(f"python -m model.training export --preset {preset} --checkpoint {picked}")
-    wall = training_wall_seconds(run_dir / "log.jsonl")
+    story = training_story(run_dir, run_cfg, last, source, loc, picked, version)
+    wall = story.wall_seconds
     device = str(last.get("device", "cpu"))
     facts = CardFacts(
         version=version,
         weights_file=f"model/weights/{target.name}",
         size_mb=size_bytes / 1e6,
-        source=source,
+        source=story.source,
         preset=preset,
         config_lines=[f"{k} = {v}" for k, v in run_cfg.as_dict().items()],
-        train_commands=command,
+        train_commands=story.commands,
         device="CUDA GPU" if device.startswith("cuda") else "CPU (2 shared cores)",
-        # A picked SOC step counts SOC steps: the supervised ones are the run's.
-        steps=int(state["step"] if picked is not None and not picked_soc else last["step"]),
+        steps=story.steps,
         wall_minutes=None if wall is None else wall / 60,
         table=table,
         val_photos=len(load_split(loc).val) if loc.val_split.is_file() else 0,
-        soc_effect=picked_soc_effect(state) if picked_soc else soc_effect(run_dir),
+        soc_effect=story.soc_effect,
         inference_size=size,
         alpha_levels=(lo, hi),
         size_sweep=f"\nThe same file at other inference sizes:\n\n{sweep}\n",

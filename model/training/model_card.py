@@ -15,7 +15,7 @@ class CardFacts:
     config_lines: list[str]
     train_commands: list[str]  # in order; more than one when a run continued another
     device: str
-    steps: int
+    steps: int | None  # supervised steps when the weights are one run's; None for a picked lineage
     wall_minutes: float | None
     table: str
     val_photos: int
@@ -92,6 +92,12 @@ def _sources_table() -> str:
     return "\n".join(rows)
 
 
+def _effort(f: CardFacts) -> str:
+    steps = "trained" if f.steps is None else f"{f.steps} supervised steps"
+    wall = f", {f.wall_minutes:.0f} min wall time" if f.wall_minutes is not None else ""
+    return f"{steps} on {f.device}{wall}"
+
+
 def render(f: CardFacts) -> str:
     owed = (
         "**These weights come from CPU training on 2 cores and do not reach the teacher yet.** The CPU "
@@ -159,16 +165,14 @@ research-only terms for the data; check them against your use.
 
 ## Training
 
-- Weights: {f.source}; {f.steps} supervised steps on {f.device}{
-        f", {f.wall_minutes:.0f} min wall time" if f.wall_minutes is not None else ""
-    }.
+- Weights: {f.source}; {_effort(f)}.
 - Recipe: backbone from the ImageNet npz (its folded BatchNorm kept frozen); MODNet's three losses
   (semantic L2 on the blurred 1/16 matte, detail L1 in the trimap band, matte L1 + compositional);
   backgrounds swapped for other photos' background regions, gradients, textures and clutter; flips,
   zoomed crops and whole portraits at the service's input shape; colour jitter, blur, noise, JPEG
   and resampling artefacts; AdamW with warm-up and cosine decay; EMA of the weights, validated
   every few hundred steps, best kept; SOC self-supervised adaptation on the unlabelled photos,
-  kept only when it improves validation. This run: {f.soc_effect} (training-time validation:
+  kept only when it improves validation. These weights: {f.soc_effect} (training-time validation:
   photos shrunk to the run's `val_short_side`, scored at its `val_size`).
 - Commands (preset `{f.preset}`{", in order" if len(f.train_commands) > 1 else ""}):
 

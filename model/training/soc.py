@@ -156,6 +156,9 @@ def adapt(cfg: TrainConfig, loc: Locations, log: Log = print, start: Path | None
                 "stage": "soc",
                 "origin": origin,
                 "before": vars(before),
+                "config": cfg.as_dict(),  # the SOC settings: the card's command for this step
+                # A weights file's name and version at the start (the file itself gets replaced).
+                "origin_label": str(supervised.get("label", "")),
             }
             checkpoint.save(run_dir / "validated" / f"soc_step_{step}.pt", validated)
             if scores.better_than(best):

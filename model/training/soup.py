@@ -45,6 +45,8 @@ def soup(paths: list[Path], out: Path) -> dict[str, Any]:
         "config": next((s["config"] for s in states if s.get("config")), None),
         "source": f"mean of the EMA weights of {names}",
         "inputs": [str(path) for path in paths],  # for the card's commands
+        # A weights file's name and version as souped (model.training.lineage): the file is replaced.
+        "labels": [str(s.get("label", "")) for s in states],
     }
     checkpoint.save(out, result)
     return result

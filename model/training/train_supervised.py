@@ -147,10 +147,14 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
 
     torch.manual_seed(cfg.seed)  # the heads' random initialisation: a rerun starts from the same weights
     net = new_network()
+    # The starting file's version, kept in every checkpoint: the shipped file it names is replaced
+    # when these weights ship, so the model card can only name what it was.
+    init_version = "" if state is None else str(state.get("init_version", ""))
     if state is not None:
         net.load_state_dict(state["model"])
     elif cfg.init_weights:
         info = load_weights(net, REPO_ROOT / cfg.init_weights)  # an absolute path stays as it is
+        init_version = info.version
         log(f"starting from {cfg.init_weights} ({info.name} {info.version})")
     else:
         load_imagenet_backbone(net, loc.backbone_npz)
@@ -180,6 +184,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
                 "best": None if best is None else vars(best),
                 "best_step": best_step,
                 "config": cfg.as_dict(),
+                "init_version": init_version,
                 "device": str(device),
                 "boost": None if boost is None else torch.from_numpy(boost),
             },

@@ -116,7 +116,7 @@ def test_train_resume_soc_export(
     other = tmp_path / "picked" / "modnet_people.safetensors"
     assert export_weights(TINY, loc, 64, None, force=True, out=other, picked=picked) == 0
     assert load_modnet(other)[1].version.endswith(f"{TINY.run}-step2")
-    assert "EMA of step 2 (validated/step_2.pt)" in (other.parent / "MODEL_CARD.md").read_text()
+    assert f"step 2 of {TINY.run} (EMA, step_2.pt)" in (other.parent / "MODEL_CARD.md").read_text()
 
     # Two weight files side by side: the reference's rows join the table and the photos listed are
     # the ones whose IoU moved between them (not the teacher's gaps).
@@ -206,15 +206,18 @@ def test_soc_starts_from_a_picked_checkpoint(mini_people: Locations, tmp_path: P
     with pytest.raises(ValueError, match="continues SOC from"):
         adapt(TINY, loc, log=lambda _: None, start=run_dir / "validated" / "step_4.pt")
     # SOC in its own run folder (as the campaign runs it), one of its steps exported from the
-    # supervised run: the card says it is SOC, from which start, after the run's supervised steps.
+    # supervised run: the card says it is SOC, from which start, and how to rebuild both.
     soc_cfg = TINY.with_overrides({"run": "tiny-soc"})
     adapt(soc_cfg, loc, log=lambda _: None, start=run_dir / "validated" / "step_4.pt")
     soc_step = loc.run_dir("tiny-soc") / "validated" / f"soc_step_{TINY.soc_steps}.pt"
     weights = tmp_path / "soc" / "modnet_people.safetensors"
     assert export_weights(TINY, loc, 64, None, force=True, out=weights, picked=soc_step) == 0
     card = (weights.parent / "MODEL_CARD.md").read_text()
-    assert f"SOC step {TINY.soc_steps} ({soc_step}), started from step_4.pt" in card
-    assert f"{TINY.steps} supervised steps" in card and "picked by the full-size report" in card
+    assert f"SOC step {TINY.soc_steps} of tiny-soc, started from step 4 of {TINY.run} (EMA" in card
+    assert f"SOC step {TINY.soc_steps} of tiny-soc: training-time validation IoU" in card
+    soc_command = f"soc --preset tiny --run tiny-soc --checkpoint {run_dir / 'validated' / 'step_4.pt'}"
+    assert soc_command in card
+    assert "python -m model.training train --preset tiny --set steps=4 --set val_every=2\n" in card
     assert "not kept" not in card
 
 
@@ -234,7 +237,7 @@ def test_a_soup_is_the_mean_of_its_checkpoints_and_exports_with_its_recipe(
     weights = tmp_path / "soup" / "modnet_people.safetensors"
     assert export_weights(TINY, loc, 64, None, force=True, out=weights, picked=out) == 0
     card = (weights.parent / "MODEL_CARD.md").read_text()
-    assert "mean of the EMA weights of validated/step_2.pt, validated/step_4.pt" in card
+    assert f"Weights: the mean of steps 2 and 4 of {TINY.run} (EMA)" in card
     assert f"python -m model.training soup {paths[0]} {paths[1]} --out {out}" in card  # reproducible
     assert f"export --preset tiny --checkpoint {out}" in card
     with pytest.raises(ValueError, match="at least two"):
