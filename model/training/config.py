@@ -221,7 +221,9 @@ CPU_C16 = dataclasses.replace(
 # (0.8906 / 0.0327, hair kept 98.26 %; docs/training-campaign.md, session 10). Runs c22 and c23 (that
 # recipe again from c21's file, seeds 7 and 8) gained close portraits and hair and lost scenes. Run c24
 # (the campaign now): the scene share raised to 0.8; its SOC step 120 averaged with c21's file shipped
-# (0.8918 / 0.0326, hair kept 98.66 %; session 11).
+# (0.8918 / 0.0326, hair kept 98.66 %; session 11). Run c25 (this recipe, seed 10) gained scenes and
+# lost close portraits; run c26 (scene 0.6 / portrait 0.2 / hair 0.2, seed 11) after SOC, a third of a
+# mean with that file, shipped (0.8951 / 0.0323, hair kept 98.68 %; session 12).
 CPU_CAMPAIGN = dataclasses.replace(
     CPU_C14,
     run="people-cpu-c24-scene-share",
