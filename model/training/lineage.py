@@ -10,6 +10,7 @@ what it came from, so the card is read off the files.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ def _version(path: Path) -> str:
         return "no longer on disk"
 
 
+_TIMES = {2: "twice", 3: "three times"}
+
+
 def _soup(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
     # A weights-file ingredient is named as it was when souped (`labels`): the shipped file at that
     # path has usually been replaced since, by this very soup.
@@ -72,7 +76,12 @@ def _soup(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
         steps = " and ".join(str(part.step) for part in parts)
         description = f"the mean of steps {steps} of {parts[0].run} (EMA){parts[0].start}"
     else:
-        listed = "; ".join(f"({i}) {part.description}" for i, part in enumerate(parts, 1))
+        # A repeated ingredient weighs more (`soup W W X`: two thirds W): said once, with its count.
+        counts = Counter(part.description for part in parts)
+        listed = "; ".join(
+            f"({i}) {text}" + (f", {_TIMES.get(n, f'{n} times')}" if n > 1 else "")
+            for i, (text, n) in enumerate(counts.items(), 1)
+        )
         description = f"the mean of {len(parts)} checkpoints: {listed}"
     soup = f"python -m model.training soup {' '.join(map(shown, state['inputs']))} --out {shown(path)}"
     return Lineage(

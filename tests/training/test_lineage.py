@@ -85,10 +85,10 @@ def test_a_weights_file_is_named_as_it_was_when_souped(tmp_path: Path) -> None:
     loc = Locations(runs_dir=tmp_path / "runs")
     (step,) = _run(loc, "run-c", [200], seed=1)
     shipped = tmp_path / "modnet_people.safetensors"  # gone since
-    labels = ["modnet_people.safetensors (v-old)", ""]
-    told = lineage(_soup([shipped, step], tmp_path / "mix.pt", labels), loc)
-    assert told.description == (
-        "the mean of 2 checkpoints: (1) the weights file modnet_people.safetensors (v-old); "
+    labels = ["modnet_people.safetensors (v-old)", "modnet_people.safetensors (v-old)", ""]
+    told = lineage(_soup([shipped, shipped, step], tmp_path / "mix.pt", labels), loc)
+    assert told.description == (  # two thirds the file: said once, with its count
+        "the mean of 3 checkpoints: (1) the weights file modnet_people.safetensors (v-old), twice; "
         f"(2) step 200 of run-c (EMA, step_200.pt), trained from {CAMPAIGN.init_weights}"
     )
     assert len(told.commands) == 2  # run-c's training and the soup: the file has no command
