@@ -92,7 +92,7 @@ def _soup(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
 
 
 def _soc(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
-    soc_dir = path.parent.parent if path.parent.name == "validated" else path.parent
+    soc_dir = _run_folder(path)
     last = _stored_state(soc_dir / "soc_last.pt") or {}
     origin_name = state.get("origin") or last.get("origin")
     what = f"SOC step {state['step']} of {soc_dir.name}"
@@ -124,7 +124,7 @@ def _soc(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
 
 
 def _supervised(path: Path, state: dict[str, Any], loc: Locations) -> Lineage:
-    run_dir = path.parent.parent if path.parent.name == "validated" else path.parent
+    run_dir = _run_folder(path)
     last = _stored_state(run_dir / "last.pt")
     what = f"step {state['step']} of {run_dir.name} (EMA, {path.name})"
     if last is None or not last.get("config"):
@@ -187,9 +187,9 @@ def _stored_state(path: Path) -> dict[str, Any] | None:
     return checkpoint.load(path) if path.is_file() else None
 
 
-def _stored_config(path: Path) -> dict[str, Any] | None:
-    state = _stored_state(path)
-    return None if state is None else state.get("config")
+def _run_folder(path: Path) -> Path:
+    """runs/<run>/ of a checkpoint in it (best.pt, soc_best.pt) or in its validated/ folder."""
+    return path.parent.parent if path.parent.name == "validated" else path.parent
 
 
 def _unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
