@@ -33,6 +33,19 @@ def load(path: Path) -> dict[str, Any]:
     return state
 
 
+def is_marked_soc(state: dict[str, Any]) -> bool:
+    """A validated SOC step as `model.training.soc` writes it: marked, with the checkpoint it
+    started from (its `origin`)."""
+    return state.get("stage") == "soc" and "origin" in state
+
+
+def reads_as_soc(path: Path, state: dict[str, Any]) -> bool:
+    """Any SOC-stage file: marked ones, and those from before the mark, which carry no origin and
+    are known by name only (soc_step_N.pt, soc_best.pt, soc_last.pt; their start is in the
+    folder's soc_last.pt)."""
+    return is_marked_soc(state) or path.name.startswith("soc_")
+
+
 def load_ema_source(path: Path) -> dict[str, Any]:
     """A checkpoint with EMA weights, or a weights file read into the same form (its network's state
     dict as the EMA weights, in float32; step 0: it adds no training steps of its own), so that

@@ -118,16 +118,10 @@ def picked_checkpoint(run_dir: Path, picked: Path | None) -> tuple[dict[str, Any
         return chosen_checkpoint(run_dir)
     state = checkpoint.load(picked)
     where = picked.relative_to(run_dir) if picked.is_relative_to(run_dir) else picked
-    if is_soc(state):
+    if checkpoint.is_marked_soc(state):
         start = Path(state["origin"]).name if state["origin"] != "best.pt" else "the run's best.pt"
         return state, f"SOC step {state['step']} ({where}), started from {start}"
     return state, str(state.get("source") or f"EMA of step {state['step']} ({where})")
-
-
-def is_soc(state: dict[str, Any]) -> bool:
-    """A validated SOC checkpoint (`model.training.soc` marks them; files from before the mark
-    carry no origin and read as supervised ones)."""
-    return state.get("stage") == "soc" and "origin" in state
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,7 @@ def lineage(path: Path, loc: Locations) -> Lineage:
     state = checkpoint.load(path)
     if state.get("inputs"):
         return _soup(path, state, loc)
-    # SOC checkpoints are marked; those from before the mark are known by name (soc_step_N.pt,
-    # soc_best.pt) and their start is in the folder's soc_last.pt.
-    if state.get("stage") == "soc" or path.name.startswith("soc_"):
+    if checkpoint.reads_as_soc(path, state):
         return _soc(path, state, loc)
     return _supervised(path, state, loc)
 
