@@ -201,8 +201,10 @@ def test_replacing_shipped_weights_needs_a_gain_on_one_measure_and_no_loss_on_th
 
 
 def test_an_export_that_loses_any_category_is_named_and_print_noise_is_not() -> None:
-    def row(category: str, iou: float, mae: float, hair: float = math.nan) -> CategoryRow:
-        return CategoryRow("m", category, 10, iou, mae, 0.0, 0.0, hair, None)
+    def row(
+        category: str, iou: float, mae: float, hair: float = math.nan, lost: float = 0.0, stray: float = 0.0
+    ) -> CategoryRow:
+        return CategoryRow("m", category, 10, iou, mae, lost, stray, hair, None)
 
     nan = math.nan
     shipped = [row(SCENE, 0.8834, 0.0349), row(PORTRAIT, 0.9456, 0.0433), row(HAIR, nan, nan, 0.9592)]
@@ -217,3 +219,9 @@ def test_an_export_that_loses_any_category_is_named_and_print_noise_is_not() -> 
     noise = [row(SCENE, 0.88339, 0.03491), row(PORTRAIT, 0.9456, 0.0433), row(HAIR, nan, nan, 0.95919)]
     assert category_losses(noise, shipped) == []
     assert category_losses([row("video", 0.1, 0.9)], shipped) == []
+    # A gain in IoU and MAE does not pay for dropping more of the person or keeping more clutter.
+    before = [row(SCENE, 0.8918, 0.0326, lost=0.0681, stray=0.0012)]
+    mean = [row(SCENE, 0.8951, 0.0323, lost=0.0683, stray=0.0012)]
+    assert category_losses(mean, before) == ["scene lost foreground 0.0683 vs 0.0681"]
+    cluttered = [row(SCENE, 0.8951, 0.0323, lost=0.0681, stray=0.0015)]
+    assert category_losses(cluttered, before) == ["scene stray blobs 0.0015 vs 0.0012"]
