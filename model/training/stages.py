@@ -93,10 +93,13 @@ def report(
             run_dir = loc.run_dir(cfg.run)
             state, source = picked_checkpoint(run_dir, picked)
             size = size or run_settings(state.get("config"), cfg).train_size
-            weights = Path(tmp) / f"step_{state['step']}.safetensors"
-            write_candidate(
-                state, source, f"{cfg.run}-step{state['step']}", size, cfg.category_limits, loc, weights
-            )
+            # Named by the picked file (within runs/): the preset's run is seldom where a soup or a
+            # SOC step lives, and rows named after it read as that run's.
+            where = picked.absolute()  # the command line's paths are relative to the repository
+            inside = where.is_relative_to(loc.runs_dir)
+            label = str(where.relative_to(loc.runs_dir)) if inside else picked.name
+            weights = Path(tmp) / f"{picked.stem}.safetensors"
+            write_candidate(state, source, label, size, cfg.category_limits, loc, weights)
         rows, gaps = held_out_report(cfg, loc, size, weights, baselines, worst, against)
     print(markdown(rows))
     if worst > 0 and against is not None:

@@ -112,7 +112,8 @@ def test_train_resume_soc_export(
     # exported as shipped, named in the card.
     picked = run_dir / "validated" / "step_2.pt"
     assert report(TINY, loc, 0, None, False, 0, picked) == 0
-    assert f"MODNet modnet-people-{TINY.run}-step2 (step_2.safetensors)" in capsys.readouterr().out
+    named = f"MODNet modnet-people-{TINY.run}/validated/step_2.pt (step_2.safetensors)"
+    assert named in capsys.readouterr().out  # the picked file, not the preset's run
     other = tmp_path / "picked" / "modnet_people.safetensors"
     assert export_weights(TINY, loc, 64, None, force=True, out=other, picked=picked) == 0
     assert load_modnet(other)[1].version.endswith(f"{TINY.run}-step2")
