@@ -223,7 +223,10 @@ CPU_C16 = dataclasses.replace(
 # (the campaign now): the scene share raised to 0.8; its SOC step 120 averaged with c21's file shipped
 # (0.8918 / 0.0326, hair kept 98.66 %; session 11). Run c25 (this recipe, seed 10) gained scenes and
 # lost close portraits; run c26 (scene 0.6 / portrait 0.2 / hair 0.2, seed 11) after SOC, a third of a
-# mean with that file, shipped (0.8951 / 0.0323, hair kept 98.68 %; session 12).
+# mean with that file, shipped (0.8951 / 0.0323, hair kept 98.68 %; session 12). Runs c27 (scene 0.7
+# / portrait 0.15 / hair 0.15, seed 12: the best scenes, 0.8966 / 0.0316) and c28 (c26's shares, seed
+# 13: the best portraits and hair), each after SOC, in a five-part mean with that file and c26: 0.8960 /
+# 0.0323, shipped (session 13).
 CPU_CAMPAIGN = dataclasses.replace(
     CPU_C14,
     run="people-cpu-c24-scene-share",
