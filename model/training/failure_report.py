@@ -197,7 +197,7 @@ def category_losses(candidate: Sequence[CategoryRow], shipped: Sequence[Category
     portraits and the hair photos down (run c12: scenes +0.003 IoU, hair kept -1.15 points), which a
     guard on the scene split alone would have shipped. Why the failure measures: they are what users
     saw (lost arms, kept clutter), and a mean can gain IoU while dropping more of the person (the
-    weights of 2026-12-07: IoU +0.0033, lost foreground 6.81 -> 6.83 %)."""
+    weights 2026-12-07-people-cpu-c26-portrait-share-soup: IoU +0.0033, lost foreground 6.81 -> 6.83 %)."""
     before = {row.category: row for row in shipped}
     losses = []
     for row in candidate:

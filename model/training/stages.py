@@ -95,7 +95,7 @@ def report(
             size = size or run_settings(state.get("config"), cfg).train_size
             # Named by the picked file (within runs/): the preset's run is seldom where a soup or a
             # SOC step lives, and rows named after it read as that run's.
-            where = picked.absolute()  # the command line's paths are relative to the repository
+            where = picked.absolute()  # a command-line path is relative to the working directory
             inside = where.is_relative_to(loc.runs_dir)
             label = str(where.relative_to(loc.runs_dir)) if inside else picked.name
             weights = Path(tmp) / f"{picked.stem}.safetensors"
