@@ -65,6 +65,11 @@ class TrainConfig:
     # scored against its label and drawn 1 + hard_mining * error / (its category's mean error) times
     # as often (0: every photo of a category alike).
     hard_mining: float = 0.0
+    # Weights of the loss's wrong-side terms (`losses.wrong_side`): extra L1 on the label's person
+    # pixels the matte drops (lost foreground) and on background pixels it keeps (added foreground).
+    # 0: the reference loss alone.
+    lost_foreground_loss: float = 0.0
+    added_foreground_loss: float = 0.0
     val_every: int = 400
     val_size: int = 512  # inference short side used to validate (the service default)
     val_short_side: int = 720  # val photos are scored at this short side (cheap, same for all)

@@ -5,6 +5,10 @@
 - detail: L1 of the detail prediction, only in the trimap's unknown band;
 - matte: L1 plus compositional L1 (|I*a_pred - I*a_gt|), each over the whole image plus 4x more
   inside the band, where the matte is hardest;
+- wrong side (ours, off by default): more L1 where the matte falls on the wrong side of 0.5, split
+  into lost foreground (the label's person, dropped: arms) and added foreground (background kept:
+  ground, walls, bystanders) -- the validation's failure measures, which the averaged L1 above
+  barely sees because they cover a few per cent of the pixels;
 - SOC: consistency between the sub-objectives on unlabelled photos (see `soc_loss`).
 """
 
@@ -50,6 +54,20 @@ class SupervisedLoss:
     semantic: torch.Tensor
     detail: torch.Tensor
     matte: torch.Tensor
+    lost: torch.Tensor
+    added: torch.Tensor
+
+
+def wrong_side(pred_matte: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lost, added): mean |pred - gt| over the pixels the label calls person (>= 0.5) and the matte
+    does not, and over the pixels the matte calls person and the label does not; averaged over all
+    pixels like the band terms, so a photo with a bigger failure weighs more."""
+    label_fg = gt >= 0.5
+    pred_fg = pred_matte.detach() >= 0.5
+    diff = (pred_matte - gt).abs()
+    lost = (diff * (label_fg & ~pred_fg).float()).mean()
+    added = (diff * (~label_fg & pred_fg).float()).mean()
+    return lost, added
 
 
 def supervised_loss(
@@ -61,6 +79,8 @@ def supervised_loss(
     semantic_scale: float = 10.0,
     detail_scale: float = 10.0,
     matte_scale: float = 1.0,
+    lost_scale: float = 0.0,
+    added_scale: float = 0.0,
 ) -> SupervisedLoss:
     """image: [B,3,H,W] normalised input; predictions and gt [B,1,...] in 0..1 (scales as the
     reference)."""
@@ -77,8 +97,10 @@ def supervised_loss(
         return diff.mean() + 4.0 * (band * diff).mean()
 
     matte = whole_plus_band(pred_matte, gt) + whole_plus_band(image * pred_matte, image * gt)
+    lost, added = wrong_side(pred_matte, gt)
     total = semantic_scale * semantic + detail_scale * detail + matte_scale * matte
-    return SupervisedLoss(total, semantic, detail, matte)
+    total = total + lost_scale * lost + added_scale * added
+    return SupervisedLoss(total, semantic, detail, matte, lost, added)
 
 
 def soc_boundaries(pred_semantic: torch.Tensor, pred_matte: torch.Tensor) -> torch.Tensor:

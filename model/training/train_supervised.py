@@ -72,6 +72,8 @@ def supervised_step(
     alpha: torch.Tensor,
     grad_clip: float,
     cpu_bf16: bool = False,
+    lost_scale: float = 0.0,
+    added_scale: float = 0.0,
 ) -> SupervisedLoss:
     """One optimisation step on a batch (uint8 images [B,3,H,W], alpha [B,1,H,W] in 0..1)."""
     device = next(net.parameters()).device
@@ -80,7 +82,9 @@ def supervised_step(
     with autocast(device, cpu_bf16):
         pred_semantic, pred_detail, pred_matte = net(images, False)
     assert pred_semantic is not None and pred_detail is not None
-    losses = supervised_loss(images, pred_semantic, pred_detail, pred_matte, alpha)
+    losses = supervised_loss(
+        images, pred_semantic, pred_detail, pred_matte, alpha, lost_scale=lost_scale, added_scale=added_scale
+    )
     optimizer.zero_grad(set_to_none=True)
     losses.total.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
@@ -243,7 +247,16 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     while step < cfg.steps and not out_of_time:
         for images_u8, alpha in batches(step):
             set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
-            losses = supervised_step(net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16)
+            losses = supervised_step(
+                net,
+                optimizer,
+                images_u8,
+                alpha,
+                cfg.grad_clip,
+                cfg.cpu_bf16,
+                lost_scale=cfg.lost_foreground_loss,
+                added_scale=cfg.added_foreground_loss,
+            )
             step += 1
             ema.update(net, step)
             window.append(float(losses.total.detach()))
@@ -255,6 +268,8 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
                     "semantic": float(losses.semantic.detach()),
                     "detail": float(losses.detail.detach()),
                     "matte": float(losses.matte.detach()),
+                    "lost": float(losses.lost.detach()),
+                    "added": float(losses.added.detach()),
                     "shape": list(images_u8.shape),
                     "elapsed_s": round(time.perf_counter() - started, 1),
                 }
