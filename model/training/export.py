@@ -223,9 +223,14 @@ def export_weights(
     if guarded:
         # The shipped weights never get worse: the candidate must beat the file it would replace on
         # IoU or MAE and lose on neither, scored the same way (full-size validation photos, through
-        # the service's engine): the scene row is the validation split's IoU and MAE.
+        # the service's engine): the scene row is the validation split's IoU and MAE. Compared as the
+        # tables print them, like the category guard below: one rule for "loses nothing".
         shipped = next(row for row in shipped_rows if row.category == SCENE)
-        if not Scores(modnet.iou, modnet.mae).improves_on(Scores(shipped.iou, shipped.mae)):
+        if (
+            not Scores(modnet.iou, modnet.mae)
+            .as_printed()
+            .improves_on(Scores(shipped.iou, shipped.mae).as_printed())
+        ):
             print(
                 f"export refused: candidate IoU {modnet.iou:.4f} / MAE {modnet.mae:.4f} does not beat "
                 f"the shipped {target.name} ({shipped.iou:.4f} / {shipped.mae:.4f})"

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from model.training.photos import HAIR, PORTRAIT, SCENE
-from model.training.validation import AlphaFn, ValPhoto, photo_scores
+from model.training.validation import TABLE_DECIMALS, AlphaFn, ValPhoto, photo_scores
 from service.contract import Alpha
 
 Mask = npt.NDArray[np.bool_]
@@ -190,7 +190,7 @@ def markdown(rows: Sequence[CategoryRow]) -> str:
 def category_losses(candidate: Sequence[CategoryRow], shipped: Sequence[CategoryRow]) -> list[str]:
     """What the candidate weights lose against the shipped ones in any category both were measured
     on: IoU, MAE, lost foreground, stray blobs and hair kept, compared at the precision the tables
-    print (4 decimals; the shares in hundredths of a percent), so float noise below it never refuses
+    print (`TABLE_DECIMALS`; the shares in hundredths of a percent), so float noise below it never refuses
     an export. Empty: no loss.
 
     Why every category: training on the scene photos alone raised their score and moved the close
@@ -213,7 +213,7 @@ def category_losses(candidate: Sequence[CategoryRow], shipped: Sequence[Category
         ):
             if math.isnan(new_value) or math.isnan(old_value):
                 continue
-            new_r, old_r = round(new_value, 4), round(old_value, 4)
+            new_r, old_r = round(new_value, TABLE_DECIMALS), round(old_value, TABLE_DECIMALS)
             if (new_r < old_r) if higher_is_better else (new_r > old_r):
                 losses.append(f"{row.category} {name} {new_value:.4f} vs {old_value:.4f}")
     return losses

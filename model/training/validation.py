@@ -33,10 +33,20 @@ class ValPhoto:
         return self.mask
 
 
+# Decimals the quality tables print IoU and MAE (and the failure shares) at. The export's guards
+# compare at this precision: a difference below it is float noise between evaluations (the same
+# 40 photos), and a candidate refused or shipped on it would be chosen by a digit no table shows.
+TABLE_DECIMALS = 4
+
+
 @dataclass(frozen=True)
 class Scores:
     iou: float  # mean over photos of IoU(alpha >= 0.5, mask)
     mae: float  # mean over photos of mean |alpha - mask|
+
+    def as_printed(self) -> Scores:
+        """The scores at the tables' precision (`TABLE_DECIMALS`)."""
+        return Scores(round(self.iou, TABLE_DECIMALS), round(self.mae, TABLE_DECIMALS))
 
     def better_than(self, other: Scores | None) -> bool:
         return other is None or (self.iou, -self.mae) > (other.iou, -other.mae)

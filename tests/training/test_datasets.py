@@ -198,6 +198,12 @@ def test_replacing_shipped_weights_needs_a_gain_on_one_measure_and_no_loss_on_th
     assert not Scores(0.8710, 0.0424).improves_on(shipped)  # run c9's step 500: more IoU, softer matte
     assert Scores(0.8710, 0.0424).better_than(shipped)  # what the IoU-first order would have shipped
     assert not shipped.improves_on(shipped)
+    # As printed: session 13's five-part mean tied the shipped MAE at four decimals and gained IoU; the
+    # unrounded MAE (higher in the sixth decimal) refused it, a digit no table shows.
+    candidate, before = Scores(0.89604, 0.032304), Scores(0.89513, 0.032296)
+    assert not candidate.improves_on(before)
+    assert candidate.as_printed().improves_on(before.as_printed())
+    assert not Scores(0.89514, 0.03229).as_printed().improves_on(before.as_printed())  # noise is no gain
 
 
 def test_an_export_that_loses_any_category_is_named_and_print_noise_is_not() -> None:
