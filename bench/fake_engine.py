@@ -139,9 +139,10 @@ def create_fake_engine(
     max_batch_size: int,
     cpu_precision: str,
     cpu_runtime: str,
+    flip_average: bool,
 ) -> FakeEngine:
     """A `service.contract.EngineFactory`; `weights_path` only has to exist."""
-    del weights_path, device, inference_size, cpu_precision, cpu_runtime
+    del weights_path, device, inference_size, cpu_precision, cpu_runtime, flip_average
     return FakeEngine(
         "modnet",
         delay_s=float(os.environ.get(BATCH_MS_ENV, "0")) / 1000.0,

@@ -82,6 +82,7 @@ class ModnetEngine:
         cpu_bf16: bool = False,
         forward: Forward | None = None,
         runtime: str = "torch",
+        flip_average: bool = False,
     ) -> None:
         if inference_size < STRIDE:
             raise ValueError(f"inference_size must be at least {STRIDE}, got {inference_size}")
@@ -110,6 +111,13 @@ class ModnetEngine:
         # pass (ONNX Runtime on CPU); pre- and post-processing are the same for every runtime.
         self._forward: Forward | None = forward or matte_head(net)
         self.runtime = runtime if forward is not None else "torch"
+        # Flip averaging (test-time augmentation): each photo also runs mirrored, and the alpha is the
+        # mean of the two (the mirrored one mirrored back). Both go through one forward pass, so a
+        # batch of n photos is a batch of 2n images: half as many photos per chunk keeps the memory
+        # `max_batch_size` promises. It costs a second network pass per photo for a measured gain
+        # (bench/flip_average.py; README "Model").
+        self.flip_average = flip_average
+        self._photos_per_chunk = max(1, max_batch_size // 2) if flip_average else max_batch_size
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """The network input (h, w) for a photo of that size; alphas come back at it."""
@@ -126,8 +134,8 @@ class ModnetEngine:
             groups[self.bucket_key(image)].append(index)
         alphas: dict[int, Alpha] = {}
         for size, indices in groups.items():
-            for start in range(0, len(indices), self.max_batch_size):
-                chunk = indices[start : start + self.max_batch_size]
+            for start in range(0, len(indices), self._photos_per_chunk):
+                chunk = indices[start : start + self._photos_per_chunk]
                 results = self._predict_same_size([images[i] for i in chunk], size)
                 alphas.update(zip(chunk, results, strict=True))
         return [alphas[i] for i in range(len(images))]
@@ -147,10 +155,20 @@ class ModnetEngine:
             torch.cuda.empty_cache()
 
     def _predict_same_size(self, images: Sequence[RGBImage], size: tuple[int, int]) -> list[Alpha]:
+        small = [shrink(image, size) for image in images]
+        if not self.flip_average:
+            return self._run_network(small, size)
+        alphas = self._run_network(small + [np.ascontiguousarray(image[:, ::-1]) for image in small], size)
+        count = len(small)
+        return [
+            np.ascontiguousarray((alpha + mirrored[:, ::-1]) * 0.5, dtype=np.float32)
+            for alpha, mirrored in zip(alphas[:count], alphas[count:], strict=True)
+        ]
+
+    def _run_network(self, small: Sequence[RGBImage], size: tuple[int, int]) -> list[Alpha]:
         forward = self._forward
         if forward is None:
             raise RuntimeError("the MODNet engine is closed")
-        small = [shrink(image, size) for image in images]
         try:
             if isinstance(forward, ArrayForward):  # ONNX Runtime: numpy in and out, no torch around it
                 return predict_same_size_arrays(forward, small, levels=self.alpha_levels)
@@ -170,7 +188,7 @@ class ModnetEngine:
             if self._cuda:
                 torch.cuda.empty_cache()
             raise ModelOutOfMemory(
-                f"out of memory on {self.device} for {len(images)} image(s) at {size[0]}x{size[1]}"
+                f"out of memory on {self.device} for {len(small)} image(s) at {size[0]}x{size[1]}"
             ) from exc
 
 
@@ -189,6 +207,7 @@ def create_engine(
     cpu_precision: str = "fp32",
     cpu_runtime: str = "auto",
     onnx_cache_dir: Path | None = None,
+    flip_average: bool = False,
 ) -> ModnetEngine | None:
     """The service's MODNet factory: None when `weights_path` does not exist; raises
     `model.weights.WeightsError` for a corrupt or mismatched file, ValueError for a bad device.
@@ -197,7 +216,9 @@ def create_engine(
     only; CUDA always runs fp16. `inference_size` 0 means the size the weights were trained for
     (their metadata), else 512: a network trained on 320-pixel portraits is both better and faster
     at 320 than at 512. `cpu_runtime` ("auto", "torch", "onnx") picks what runs the forward pass on
-    CPU (model/runtime_select.py); `onnx_cache_dir` is where the ONNX export is cached."""
+    CPU (model/runtime_select.py); `onnx_cache_dir` is where the ONNX export is cached.
+    `flip_average` also runs each photo mirrored and averages the two alphas (twice the network
+    work, see `ModnetEngine`)."""
     weights_path = Path(weights_path)
     if not weights_path.exists():
         return None
@@ -211,11 +232,12 @@ def create_engine(
         net.float(), cpu_runtime, device=resolved, bf16=bf16, cache_dir=onnx_cache_dir
     )
     log.info(
-        "MODNet %s on %s (inference size %d%s, runtime %s)",
+        "MODNet %s on %s (inference size %d%s%s, runtime %s)",
         info.label,
         resolved,
         size,
         ", bf16" if bf16 else "",
+        ", flip averaged" if flip_average else "",
         runtime,
     )
     return ModnetEngine(
@@ -227,6 +249,7 @@ def create_engine(
         cpu_bf16=bf16,
         forward=forward,
         runtime=runtime,
+        flip_average=flip_average,
     )
 
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         "from the weights at start-up (cached under XDG_CACHE_HOME; same mattes, several times faster "
         "than torch fp32), torch = the torch network; auto = onnx when installed and fp32, else torch.",
     )
+    flip_average: bool = Field(
+        False,
+        description="Also run MODNet on each photo mirrored and average the two mattes: fewer lost limbs "
+        "and kept walls, for twice the network work per photo (README, Model).",
+    )
     upsampling: Literal["guided", "bilinear"] = Field(
         "guided",
         description="How MODNet's low-resolution matte is brought to the photo's size: guided = edge-aware "

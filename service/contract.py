@@ -94,4 +94,5 @@ class EngineFactory(Protocol):
         max_batch_size: int,
         cpu_precision: str,
         cpu_runtime: str,
+        flip_average: bool,
     ) -> MattingEngine | None: ...

@@ -1,9 +1,8 @@
 """Stage `train`: supervised MODNet training on teacher+mask labels, resumable in chunks.
 
 Each validation scores the EMA weights on the validation split, keeps them as validated/step_N.pt
-and the best as best.pt;
-last.pt is written at every validation and when a chunk's time is up, and a new invocation with
-the same run name continues from it (same step count, same future batches).
+and the best as best.pt; last.pt is written at every validation and when a chunk's time is up, and
+a new invocation with the same run name continues from it (same step count, same future batches).
 """
 
 from __future__ import annotations
@@ -82,9 +81,8 @@ def supervised_step(
     with autocast(device, cpu_bf16):
         pred_semantic, pred_detail, pred_matte = net(images, False)
     assert pred_semantic is not None and pred_detail is not None
-    losses = supervised_loss(
-        images, pred_semantic, pred_detail, pred_matte, alpha, lost_scale=lost_scale, added_scale=added_scale
-    )
+    wrong_side = {"lost_scale": lost_scale, "added_scale": added_scale}
+    losses = supervised_loss(images, pred_semantic, pred_detail, pred_matte, alpha, **wrong_side)
     optimizer.zero_grad(set_to_none=True)
     losses.total.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
@@ -247,15 +245,9 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     while step < cfg.steps and not out_of_time:
         for images_u8, alpha in batches(step):
             set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
+            wrong_side = {"lost_scale": cfg.lost_foreground_loss, "added_scale": cfg.added_foreground_loss}
             losses = supervised_step(
-                net,
-                optimizer,
-                images_u8,
-                alpha,
-                cfg.grad_clip,
-                cfg.cpu_bf16,
-                lost_scale=cfg.lost_foreground_loss,
-                added_scale=cfg.added_foreground_loss,
+                net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16, **wrong_side
             )
             step += 1
             ema.update(net, step)

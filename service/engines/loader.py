@@ -49,6 +49,7 @@ def load_engines(settings: Settings) -> EngineSet:
             max_batch_size=settings.max_batch_size,
             cpu_precision=settings.cpu_precision,
             cpu_runtime=settings.cpu_runtime,
+            flip_average=settings.flip_average,
         )
     except Exception as exc:  # a broken model must not take the GrabCut service down with it
         log.exception("MODNet failed to load from %s", settings.weights_path)
