@@ -231,7 +231,10 @@ CPU_C16 = dataclasses.replace(
 # mean with that file, shipped (0.8951 / 0.0323, hair kept 98.68 %; session 12). Runs c27 (scene 0.7
 # / portrait 0.15 / hair 0.15, seed 12: the best scenes, 0.8966 / 0.0316) and c28 (c26's shares, seed
 # 13: the best portraits and hair), each after SOC, in a five-part mean with that file and c26: 0.8960 /
-# 0.0323, shipped (session 13).
+# 0.0323, shipped (session 13). Run c30 (c27's shares, seed 15, `lost_foreground_loss=3`: the best
+# scenes of a run after SOC, 0.8967 / 0.0319, lost foreground 6.59 %; close portraits' MAE up) at a
+# quarter of a mean with that file (half) and c28: 0.8966 / 0.0322, shipped (session 14). Run c29 (the
+# loss terms at 10 and 5) lost MAE in every category.
 CPU_CAMPAIGN = dataclasses.replace(
     CPU_C14,
     run="people-cpu-c24-scene-share",

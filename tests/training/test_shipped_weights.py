@@ -29,19 +29,21 @@ from model.training.split import read_val_split
 from model.training.validation import load_val_photos, photo_scores
 from tests.locations import require_shared
 
-# Measured for the five-part mean of the file before, c27 SOC step 80, c28 SOC steps 160 and 40 and
-# c26 SOC step 160 (2026-12-07, session 13): scene 0.8960 / 0.0323, portrait 0.9491 / 0.0401, hair kept
-# 99.02 %. Before it, two parts of the file before that and one of c26 SOC step 160: 0.8951 / 0.0323,
-# 0.9489 / 0.0401, 98.68 % (it fails these floors). Before that, the mean of c21 SOC step 80 and c24
+# Measured for two parts of the file before, one of c30 SOC step 160 (the lost-foreground loss term) and
+# one of c28 SOC step 120 (2026-12-08, session 14): scene 0.8966 / 0.0322, portrait 0.9491 / 0.0401,
+# hair kept 99.16 %. Before it, the five-part mean of the file before that, c27 SOC step 80, c28 SOC
+# steps 160 and 40 and c26 SOC step 160: 0.8960 / 0.0323, 0.9491 / 0.0401, 99.02 % (it fails these
+# floors). Before that, two parts of the file before that and one of c26 SOC step 160: 0.8951 / 0.0323,
+# 0.9489 / 0.0401, 98.68 %. Before that, the mean of c21 SOC step 80 and c24
 # SOC step 120: 0.8918 / 0.0326, 0.9489 / 0.0401, 98.66 %; c21 SOC step 80: 0.8906 / 0.0327, 0.9485 /
 # 0.0403, 98.26 %; the mean of c18 SOC step 80 and c20 SOC
 # step 120: 0.8905 / 0.0333, 0.9483 / 0.0406, 98.20 %; SOC step 120 on the c14 soup: 0.8903 / 0.0338,
 # 0.9466 / 0.0424, 97.97 %; the c14 soup: 0.8850 / 0.0340, 0.9458 / 0.0427, 97.87 %; run c11: 0.8834 /
 # 0.0349, 0.9456 / 0.0433, 95.92 %.
 FLOORS = {
-    "scene": {"iou": 0.8955, "mae": 0.0325},
-    "portrait": {"iou": 0.9488, "mae": 0.0402},
-    "hair": {"hair": 0.988},
+    "scene": {"iou": 0.8963, "mae": 0.0323},
+    "portrait": {"iou": 0.9489, "mae": 0.0402},
+    "hair": {"hair": 0.991},
 }
 
 pytestmark = pytest.mark.slow
