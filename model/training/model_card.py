@@ -136,10 +136,11 @@ this file exists (`X-Engine: modnet`).
   `python -m bench.edge_upsample`). It cannot add detail the network did not see: strands of hair
   finer than ~3 photo pixels at 1080p stay a soft blur, on 12 MP photos more so.
 - Flip averaging (`BGREMOVE_FLIP_AVERAGE=true`, off by default): the service also runs each photo
-  mirrored and averages the two mattes, for twice the network work. On the weights of 2026-12-07
-  (the c27-c28 soup) it raised every measure of every held-out category: scenes +0.0039 IoU and
-  -0.0003 MAE, lost foreground -0.16 points, close portraits +0.0033 / -0.0009, hair kept +0.36
-  points, for 1.8x the engine time (`python -m bench.flip_average` measures any weights file).
+  mirrored and averages the two mattes, for twice the network work. On the weights of 2026-12-08
+  (the c30 soup) it raised every measure of every held-out category: scenes 0.8966 / 0.0322 ->
+  0.9001 / 0.0319, lost foreground 6.72 -> 6.58 %, close portraits 0.9491 / 0.0401 -> 0.9527 /
+  0.0392, hair kept 99.16 -> 99.46 %, for 2.1x the engine time (`python -m bench.flip_average`
+  measures any weights file).
 - Inference size {f.inference_size} (short side, reference resize rule): written into the file's
   metadata, used by the service unless `BGREMOVE_INFERENCE_SIZE` says otherwise. It is the size the
   whole-portrait batches were trained at; other sizes score lower (see the size sweep below).
