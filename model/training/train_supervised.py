@@ -69,23 +69,21 @@ def supervised_step(
     optimizer: torch.optim.Optimizer,
     images_u8: torch.Tensor,
     alpha: torch.Tensor,
-    grad_clip: float,
-    cpu_bf16: bool = False,
-    lost_scale: float = 0.0,
-    added_scale: float = 0.0,
+    cfg: TrainConfig,
 ) -> SupervisedLoss:
-    """One optimisation step on a batch (uint8 images [B,3,H,W], alpha [B,1,H,W] in 0..1)."""
+    """One optimisation step on a batch (uint8 images [B,3,H,W], alpha [B,1,H,W] in 0..1), with the
+    run's gradient clip, bf16 choice and loss weights."""
     device = next(net.parameters()).device
     images = normalise(images_u8.to(device, non_blocking=True))
     alpha = alpha.to(device, non_blocking=True)
-    with autocast(device, cpu_bf16):
+    with autocast(device, cfg.cpu_bf16):
         pred_semantic, pred_detail, pred_matte = net(images, False)
     assert pred_semantic is not None and pred_detail is not None
-    wrong_side = {"lost_scale": lost_scale, "added_scale": added_scale}
+    wrong_side = {"lost_scale": cfg.lost_foreground_loss, "added_scale": cfg.added_foreground_loss}
     losses = supervised_loss(images, pred_semantic, pred_detail, pred_matte, alpha, **wrong_side)
     optimizer.zero_grad(set_to_none=True)
     losses.total.backward()
-    torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
     optimizer.step()
     return losses
 
@@ -245,10 +243,7 @@ def train_supervised(cfg: TrainConfig, loc: Locations, log: Log = print) -> Trai
     while step < cfg.steps and not out_of_time:
         for images_u8, alpha in batches(step):
             set_lr(optimizer, lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_fraction))
-            wrong_side = {"lost_scale": cfg.lost_foreground_loss, "added_scale": cfg.added_foreground_loss}
-            losses = supervised_step(
-                net, optimizer, images_u8, alpha, cfg.grad_clip, cfg.cpu_bf16, **wrong_side
-            )
+            losses = supervised_step(net, optimizer, images_u8, alpha, cfg)
             step += 1
             ema.update(net, step)
             window.append(float(losses.total.detach()))

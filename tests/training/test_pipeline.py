@@ -12,7 +12,7 @@ import torch
 
 from model.backbone_init import load_imagenet_backbone
 from model.training.cli import main as cli_main
-from model.training.config import PRESETS
+from model.training.config import PRESETS, TrainConfig
 from model.training.data_sources import labelled_training_photos, load_split, soc_photos
 from model.training.export import MAX_BYTES, export_weights, reproduce_commands, run_config
 from model.training.paths import Locations
@@ -58,7 +58,10 @@ def test_loss_decreases_on_a_fixed_batch(mini_people: Locations) -> None:
     load_imagenet_backbone(net, mini_people.backbone_npz)
     set_train_mode(net, freeze_backbone_bn=True)
     optimizer = torch.optim.AdamW(param_groups(net, 0.0), lr=2e-3)
-    losses = [supervised_step(net, optimizer, images, alpha, 5.0).total.item() for _ in range(12)]
+    losses = [
+        supervised_step(net, optimizer, images, alpha, TrainConfig(grad_clip=5.0)).total.item()
+        for _ in range(12)
+    ]
     assert min(losses[-3:]) < 0.7 * losses[0], losses
 
 
